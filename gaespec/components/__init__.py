@@ -1,0 +1,11 @@
+"""Torch implementations of the spec's vocabulary; importing this package registers them all."""
+
+from gaespec.components import (  # noqa: F401
+    adversarial,
+    codebooks,
+    divergences,
+    iwae,
+    posteriors,
+    priors,
+    reconstructions,
+)

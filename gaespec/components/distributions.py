@@ -1,0 +1,57 @@
+"""The latent distributions q(z|x) and p(z) as small objects with rsample and log_prob.
+
+Shapes: parameters are (b d); samples are (k b d) for K posterior samples per input.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from einops import repeat
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass
+class DiagGaussian:
+    """N(mean, diag exp(log_var)); mean and log_var are (b d)."""
+
+    mean: torch.Tensor
+    log_var: torch.Tensor
+
+    def rsample(self, k: int = 1) -> torch.Tensor:
+        """K reparameterised samples z = μ + σ·ε, shape (k b d)."""
+        eps = torch.randn((k, *self.mean.shape), dtype=self.mean.dtype, device=self.mean.device)
+        return self.mean + torch.exp(0.5 * self.log_var) * eps
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z), summed over d: (... b d) → (... b)."""
+        return -0.5 * (LOG_2PI + self.log_var + (z - self.mean) ** 2 / self.log_var.exp()).sum(-1)
+
+
+@dataclass
+class PointMass:
+    """A deterministic code: every sample is the mean; mean is (b d)."""
+
+    mean: torch.Tensor
+
+    def rsample(self, k: int = 1) -> torch.Tensor:
+        """The mean, repeated K times: (k b d)."""
+        return repeat(self.mean, "b d -> k b d", k=k)
+
+
+@dataclass
+class StandardNormalDistribution:
+    """N(0, I) in d dimensions."""
+
+    dim: int
+
+    def sample(self, n: int, *, device=None, dtype=None) -> torch.Tensor:
+        """n samples, shape (n d)."""
+        return torch.randn(n, self.dim, device=device, dtype=dtype)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z), summed over d: (... d) → (...)."""
+        return -0.5 * (LOG_2PI + z**2).sum(-1)

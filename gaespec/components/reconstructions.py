@@ -1,0 +1,31 @@
+"""Reconstruction terms: −log p(x|z) up to a constant, summed over pixels, averaged over batch."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import reduce
+
+from gaespec.components.registry import implements
+
+
+@implements("term", "reconstruction")
+class ReconstructionTerm:
+    """scale·Σ(x − x̂)² (gaussian) or scale·Σ BCE(x̂, x) (bernoulli, x̂ are probabilities)."""
+
+    def __init__(self, decl, name: str, context):
+        self.name = name
+        self.likelihood = decl.likelihood
+        self.scale = decl.scale
+
+    def per_sample(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        """The term for each of the K samples of each input: x (b ...), x_hat (k b ...) → (k b)."""
+        x = x.expand_as(x_hat)
+        if self.likelihood == "gaussian":
+            pixel = (x_hat - x) ** 2
+        else:
+            pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
+        return self.scale * reduce(pixel, "k b ... -> k b", "sum")
+
+    def __call__(self, t: dict, model) -> torch.Tensor:
+        return self.per_sample(t["x"], t["x_hat"]).mean()

@@ -1,0 +1,187 @@
+"""ModelGraph → ComposedModel: a torch.nn.Module that runs the graph and returns every loss term.
+
+The forward pass is fixed: encoder → posterior → K samples of z → transform stages (codebooks)
+→ decoder → terms → each objective's total. Every kind comes from the implementation registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from gaespec import nets
+from gaespec.components.registry import implementation
+from gaespec.errors import GraphError
+from gaespec.graph.lower import lower
+from gaespec.graph.model_graph import ModelGraph
+from gaespec.spec.loss import evaluate
+from gaespec.spec.schedules import SCHEDULES
+from gaespec.spec.schema import Spec
+
+
+@dataclass
+class ModelOutput:
+    """What a forward pass gives: each term and each objective's total (scalars), and the tensors.
+
+    Attributes:
+        terms: every term of the spec, by name, each a batch mean.
+        losses: each objective's total, by objective name.
+        tensors: x, h, q, z (k b d), the stages' outputs and x_hat (k b ...).
+    """
+
+    terms: dict[str, torch.Tensor]
+    losses: dict[str, torch.Tensor]
+    tensors: dict[str, object] = field(repr=False)
+
+    @property
+    def loss(self) -> torch.Tensor:
+        """The first objective's total."""
+        return next(iter(self.losses.values()))
+
+
+def _dry_run(net: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
+    """One forward pass of a zero batch of two, in eval mode, to learn a custom net's output."""
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        out = net(torch.zeros(2, *shape))
+    net.train(was_training)
+    return out
+
+
+class ComposedModel(nn.Module):
+    """A generative autoencoder assembled from a ModelGraph; `model(x)` returns a ModelOutput."""
+
+    def __init__(self, graph: ModelGraph, encoder: nn.Module | None = None,
+                 decoder: nn.Module | None = None):
+        super().__init__()
+        spec = graph.spec
+        self.graph = graph
+        self.samples = spec.latent.samples
+        d = spec.latent.dim
+        self.encoder = encoder if encoder is not None else nets.make_encoder(
+            spec.encoder.arch, spec.input.shape, spec.encoder.options,
+            file=spec.origin("encoder.arch"), key="encoder.arch",
+        )
+        features = self._features(spec)
+        self.posterior = implementation("posterior", spec.latent.posterior.kind)(features, d)
+        self.prior = implementation("prior", spec.prior.kind)(d)
+        for name, decl in spec.modules.items():
+            width = graph.shapes[decl.input][0]
+            self.add_module(name, implementation("module", decl.kind)(decl, name, width))
+        code = graph.shapes[spec.decoder.input][0]
+        self.decoder = decoder if decoder is not None else nets.make_decoder(
+            spec.decoder.arch, code, spec.input.shape, spec.decoder.options,
+            file=spec.origin("decoder.arch"), key="decoder.arch",
+        )
+        self._check_decoder(spec, code, custom=decoder is not None)
+        built: dict[str, object] = {}
+        context = SimpleNamespace(spec=spec, terms=built)
+        for name in self._term_order():  # a term is built after the terms it refers to
+            decl = spec.terms[name]
+            built[name] = implementation("term", decl.kind)(decl, name, context)
+        self.terms = {name: built[name] for name in spec.terms}
+
+    def _features(self, spec: Spec) -> int:
+        known = self.graph.shapes.get("h")
+        out = _dry_run(self.encoder, tuple(spec.input.shape))
+        if out.dim() != 2 or (known is not None and out.shape[1] != known[0]):
+            raise spec.error(
+                f"the encoder must map a batch (b, {'×'.join(map(str, spec.input.shape))}) to "
+                f"features (b, f), but it gave shape {tuple(out.shape)}",
+                "encoder.arch",
+            )
+        return int(out.shape[1])
+
+    def _check_decoder(self, spec: Spec, code: int, custom: bool) -> None:
+        if not custom and not nets.is_import_path(spec.decoder.arch):
+            return
+        out = _dry_run(self.decoder, (code,))
+        if tuple(out.shape[1:]) != tuple(spec.input.shape):
+            raise spec.error(
+                f"the decoder must map codes (b, {code}) to (b, "
+                f"{'×'.join(map(str, spec.input.shape))}), but it gave shape {tuple(out.shape)}",
+                "decoder.arch",
+            )
+
+    def _term_order(self) -> list[str]:
+        import networkx as nx
+
+        g = self.graph.graph
+        return [g.nodes[n]["name"] for n in nx.topological_sort(g) if g.nodes[n]["role"] == "term"]
+
+    # -- the forward pass ---------------------------------------------------------------------
+
+    def encode(self, x: torch.Tensor):
+        """q(z|x) for a batch x (b ...): a distribution with `.mean` (b d) and `rsample(k)`."""
+        return self.posterior(self.encoder(x))
+
+    def _stages(self, t: dict) -> dict:
+        for name in self.graph.stages:
+            t.update(getattr(self, name)(t))
+        return t
+
+    def _decode_samples(self, codes: torch.Tensor) -> torch.Tensor:
+        k = codes.shape[0]
+        x_hat = self.decoder(rearrange(codes, "k b d -> (k b) d"))
+        return rearrange(x_hat, "(k b) ... -> k b ...", k=k)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """x̂ (b ...) for codes z (b d) in the posterior's space (quantised first where the spec says)."""
+        t = self._stages({"z": rearrange(z, "b d -> 1 b d")})
+        return self._decode_samples(t[self.graph.spec.decoder.input])[0]
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """x̂ from the posterior mean: decode(encode(x).mean)."""
+        return self.decode(self.encode(x).mean)
+
+    def sample(self, n: int) -> torch.Tensor:
+        """n images decoded from prior samples."""
+        p = next(self.parameters())
+        return self.decode(self.prior().sample(n, device=p.device, dtype=p.dtype))
+
+    def values(self, terms: dict, *, step: int, epoch: int) -> dict:
+        """Names of the loss language bound to values: terms, params, schedules at step/epoch."""
+        spec = self.graph.spec
+        env: dict[str, object] = dict(spec.params)
+        for name, schedule in spec.schedules.items():
+            at = step if schedule.unit == "step" else epoch
+            env[name] = SCHEDULES[schedule.kind](*schedule.args, step=at)
+        env.update(terms)
+        return env
+
+    def forward(self, x: torch.Tensor, *, step: int = 0, epoch: int = 0) -> ModelOutput:
+        """Every term and every objective's total for a batch x (b ...), at optimiser step `step`."""
+        t: dict[str, object] = {"x": x}
+        t["h"] = self.encoder(x)
+        t["q"] = self.posterior(t["h"])
+        t["z"] = t["q"].rsample(self.samples)
+        self._stages(t)
+        t["x_hat"] = self._decode_samples(t[self.graph.spec.decoder.input])
+        terms = {name: term(t, self) for name, term in self.terms.items()}
+        env = self.values(terms, step=step, epoch=epoch)
+        losses = {o.name: evaluate(o.loss, env, step=step) for o in self.graph.objectives}
+        return ModelOutput(terms, losses, t)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Each objective's parameters, by objective name."""
+        return {
+            o.name: [p for m in o.params for p in getattr(self, m).parameters()]
+            for o in self.graph.objectives
+        }
+
+
+def build(spec_or_graph: Spec | ModelGraph, *, encoder: nn.Module | None = None,
+          decoder: nn.Module | None = None) -> ComposedModel:
+    """A ComposedModel for a spec (lowered and validated first) or an already lowered graph.
+
+    A user's own encoder ((b ...) → (b f)) or decoder ((b d) → (b ...)) replaces the spec's net.
+    """
+    graph = spec_or_graph if isinstance(spec_or_graph, ModelGraph) else lower(spec_or_graph)
+    if not isinstance(graph, ModelGraph):
+        raise GraphError(f"build() takes a Spec or ModelGraph, not {type(graph).__name__}")
+    return ComposedModel(graph, encoder=encoder, decoder=decoder)

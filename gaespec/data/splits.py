@@ -1,0 +1,122 @@
+"""Fixed, seeded train/validation/test splits, held in memory as tensors.
+
+Sizes: 70/10/20 % of the samples unless the source fixes them (mnist5k: 3,500/500/1,000,
+sklearn_digits: 1,258/180/359, mnist:DIR: 50,000/10,000 from the official training set and
+the official 10,000 as test). The trainer slices batches by index: no per-sample Dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gaespec.data.checks import check_range, shape_text
+from gaespec.errors import DataError
+
+DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)  # train, validation, test
+_BUILT_FOR = "1×28×28, 3×32×32 and 3×64×64"  # the benchmark ConvNet and ResNet nets
+
+
+def default_sizes(n: int) -> tuple[int, int, int]:
+    """Train, validation and test sizes for n samples: 70/10/20 %, at least one in each."""
+    validation = max(1, round(DEFAULT_FRACTIONS[1] * n))
+    test = max(1, round(DEFAULT_FRACTIONS[2] * n))
+    return n - validation - test, validation, test
+
+
+def split_indices(
+    n: int,
+    *,
+    seed: int,
+    sizes: tuple[int, int, int] | None = None,
+    official_test: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test indices into n samples, from a permutation seeded by `seed`.
+
+    With `official_test`, the last `sizes[2]` samples are the source's own test set: they stay
+    the test split, in order, and only the others are shuffled into train and validation.
+    """
+    sizes = default_sizes(n) if sizes is None else tuple(int(s) for s in sizes)
+    if sum(sizes) != n or min(sizes) < 1:
+        raise DataError(
+            f"cannot split {n} samples into train, validation and test of sizes "
+            f"{'/'.join(map(str, sizes))}",
+            fix="each split needs at least one sample and the sizes must add up to the samples",
+        )
+    train, validation, test = sizes
+    rng = np.random.default_rng(seed)
+    if official_test:
+        order = np.concatenate([rng.permutation(n - test), np.arange(n - test, n)])
+    else:
+        order = rng.permutation(n)
+    return order[:train], order[train : train + validation], order[train + validation :]
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """One split in memory.
+
+    Attributes:
+        x: float32 samples (N, *shape).
+        y: int64 labels (N,), or None when the source has none.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+
+    @classmethod
+    def take(cls, x: np.ndarray, y: np.ndarray | None, index: np.ndarray) -> Split:
+        """The samples (and labels) of `x` (and `y`) at `index`, as tensors."""
+        labels = None if y is None else torch.from_numpy(y[index]).long()
+        return cls(torch.from_numpy(np.ascontiguousarray(x[index], dtype=np.float32)), labels)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __repr__(self) -> str:
+        labels = "with labels" if self.y is not None else "no labels"
+        return f"Split({len(self)} × {shape_text(self.x.shape[1:])}, {labels})"
+
+
+@dataclass(frozen=True, eq=False)
+class DataSplits:
+    """A data source split into train, validation and test.
+
+    Attributes:
+        source: the source string it was loaded from.
+        train: the training split (shuffled order).
+        validation: the split for model selection.
+        test: the split for the reported numbers and figures.
+    """
+
+    source: str
+    train: Split
+    validation: Split
+    test: Split
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one sample, e.g. (1, 28, 28)."""
+        return tuple(self.train.x.shape[1:])
+
+    def check(self, expect_shape: tuple[int, ...], *, low: float, high: float, why: str) -> None:
+        """Raise DataError unless samples have shape `expect_shape` and values in [low, high]."""
+        expect_shape = tuple(int(n) for n in expect_shape)
+        if self.shape != expect_shape:
+            fix = f"--set input.shape=[{','.join(map(str, self.shape))}]"
+            if self.shape[-2:] != expect_shape[-2:] or len(self.shape) != len(expect_shape):
+                fix += (
+                    f"; the ConvNet and ResNet nets are built for {_BUILT_FOR} only, so other "
+                    'shapes need encoder.arch = "mlp" and decoder.arch = "mlp"'
+                )
+            raise DataError(
+                f"data {self.source!r} has samples of shape {shape_text(self.shape)} but the "
+                f"spec expects {shape_text(expect_shape)} (key input.shape)",
+                fix=fix,
+            )
+        # the extremes of each split stand in for all of its values: the check reads min and max
+        splits = (self.train, self.validation, self.test)
+        extremes = torch.stack([v for s in splits for v in (s.x.min(), s.x.max())])
+        check_range(extremes, low=low, high=high, source=self.source, why=why)

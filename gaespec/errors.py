@@ -1,0 +1,78 @@
+"""The one root error of gaespec and its named subclasses: each says where, what, and the fix."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The known names nearest to `name`, best first (empty when nothing is close)."""
+    return difflib.get_close_matches(str(name), sorted(set(choices)), n=n, cutoff=0.5)
+
+
+class GaespecError(Exception):
+    """Root of every error gaespec raises on bad input; the CLI prints it as one line."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        choices: Iterable[str] | None = None,
+        name: str | None = None,
+        fix: str | None = None,
+    ):
+        self.message = message
+        self.file = None if file is None else str(file)
+        self.key = key
+        self.line = line
+        self.column = column
+        self.suggestions = closest(name, choices) if name is not None and choices else []
+        self.fix = fix
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        if self.key:
+            where += f"{self.key}: "
+        text = where + self.message
+        if self.suggestions:
+            text += "; closest valid choice: " + ", ".join(f"'{s}'" for s in self.suggestions)
+        if self.fix:
+            text += f"; fix: {self.fix}"
+        return text
+
+
+class SpecError(GaespecError):
+    """A spec file that cannot be loaded, parsed or validated."""
+
+
+class LossSyntaxError(SpecError):
+    """A `loss = "..."` expression that the loss grammar rejects."""
+
+
+class GraphError(SpecError):
+    """A spec that lowers to a graph that does not hold together (names, cycles, shapes)."""
+
+
+class DataError(GaespecError):
+    """Data that cannot be loaded or does not fit the model (rank, NaN, range)."""
+
+
+class TrainingError(GaespecError):
+    """A training run that cannot go on (a non-finite loss, a bad optimiser name)."""
+
+
+class RunError(GaespecError):
+    """A run directory that is missing, incomplete or not a gaespec run."""

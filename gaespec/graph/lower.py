@@ -1,0 +1,201 @@
+"""Lowering: Spec → ModelGraph, and the checks that need the whole graph.
+
+Checks: every name resolves (closest matches offered), no cycle, every objective reaches the
+parameters it claims through gradients, every trainable module is trained, shapes agree.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from gaespec.graph.model_graph import ModelGraph, Objective, node
+from gaespec.graph.shapes import infer_shapes
+from gaespec.spec.loss import free_names, parse_loss
+from gaespec.spec.schema import RESERVED, Spec
+from gaespec.spec.schedules import SCHEDULES
+
+CORE_TENSORS = ("x", "h", "q", "z", "x_hat")
+
+
+def _objective_key(spec: Spec, index: int) -> str:
+    return "objective" if spec.objective is not None else f"objectives.{index}"
+
+
+def _check_names(spec: Spec) -> None:
+    """User names must not clash with each other or with the pipeline's own names."""
+    seen: dict[str, str] = {}
+    for table in ("modules", "terms", "params", "schedules"):
+        for name in getattr(spec, table):
+            key = f"{table}.{name}"
+            if name in RESERVED:
+                raise spec.error(f"'{name}' is a name the pipeline uses; choose another", key)
+            if name in seen:
+                raise spec.error(f"'{name}' is already defined at {seen[name]}", key)
+            seen[name] = key
+    for name, schedule in spec.schedules.items():
+        if schedule.kind not in SCHEDULES:
+            raise spec.error(
+                f"unknown schedule kind '{schedule.kind}'", f"schedules.{name}.kind",
+                name=schedule.kind, choices=SCHEDULES,
+            )
+    names = [o.name for o in spec.all_objectives]
+    for i, name in enumerate(names):
+        key = f"{_objective_key(spec, i)}.name"
+        if names.index(name) != i:
+            raise spec.error(f"two objectives are called '{name}'", key)
+        if name in spec.terms:
+            raise spec.error(
+                f"objective '{name}' has the name of a term; metrics need distinct names", key
+            )
+
+
+def _add_dataflow(spec: Spec, g: nx.DiGraph) -> None:
+    def tensor(name: str) -> str:
+        g.add_node(node("tensor", name), role="tensor", name=name)
+        return node("tensor", name)
+
+    def module(name: str, kind: str, trainable: bool = True) -> str:
+        g.add_node(node("module", name), role="module", name=name, kind=kind, trainable=trainable)
+        return node("module", name)
+
+    g.add_edge(tensor("x"), module("encoder", spec.encoder.arch))
+    g.add_edge(node("module", "encoder"), tensor("h"))
+    g.add_edge(tensor("h"), module("posterior", spec.latent.posterior.kind))
+    g.add_edge(node("module", "posterior"), tensor("q"))
+    g.add_edge(node("module", "posterior"), tensor("z"))
+    module("prior", spec.prior.kind, trainable=False)
+    for name, decl in spec.modules.items():
+        module(name, decl.kind)
+        for output in decl.outputs():
+            g.add_edge(node("module", name), tensor(output))
+    produced = {d["name"] for _, d in g.nodes(data=True) if d["role"] == "tensor"} | {"x_hat"}
+    for name, decl in spec.modules.items():
+        for read in decl.reads(spec.modules):
+            _need(spec, produced, read.name, f"modules.{name}.{read.key}", "tensor")
+            g.add_edge(tensor(read.name), node("module", name), detached=read.detached)
+    _need(spec, produced, spec.decoder.input, "decoder.input", "tensor")
+    g.add_edge(tensor(spec.decoder.input), module("decoder", spec.decoder.arch))
+    g.add_edge(node("module", "decoder"), tensor("x_hat"))
+
+
+def _need(spec: Spec, known, name: str, key: str, what: str) -> None:
+    if name not in known:
+        raise spec.error(f"unknown {what} '{name}'", key, name=name, choices=known)
+
+
+def _add_terms(spec: Spec, g: nx.DiGraph) -> None:
+    tensors = {d["name"] for _, d in g.nodes(data=True) if d["role"] == "tensor"}
+    modules = {d["name"]: d for _, d in g.nodes(data=True) if d["role"] == "module"}
+    for name, term in spec.terms.items():
+        g.add_node(node("term", name), role="term", name=name, kind=term.kind)
+        for read in term.reads(spec.modules):
+            _need(spec, tensors, read.name, f"terms.{name}.{read.key}", "tensor")
+            g.add_edge(node("tensor", read.name), node("term", name), detached=read.detached)
+        for use in term.uses(spec.modules):
+            key = f"terms.{name}.{use.key}"
+            if use.expects is None:
+                _need(spec, modules, use.name, key, "module")
+            else:
+                fitting = [m for m, d in spec.modules.items() if getattr(d, "provides", "") == use.expects]
+                _need(spec, fitting, use.name, key, use.expects)
+            g.add_edge(node("module", use.name), node("term", name), detached=use.detached)
+        reference = getattr(term, "reconstruction", None)
+        if reference is not None:
+            recons = [t for t, d in spec.terms.items() if d.kind == "reconstruction"]
+            _need(spec, recons, reference, f"terms.{name}.reconstruction", "reconstruction term")
+            g.add_edge(node("term", reference), node("term", name))
+    for name in spec.params:
+        g.add_node(node("param", name), role="param", name=name)
+    for name in spec.schedules:
+        g.add_node(node("schedule", name), role="schedule", name=name)
+
+
+def _check_acyclic(spec: Spec, g: nx.DiGraph) -> None:
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return
+    names = [g.nodes[a]["name"] for a, _ in cycle] + [g.nodes[cycle[0][0]]["name"]]
+    first = next((g.nodes[a]["name"] for a, _ in cycle if g.nodes[a]["name"] in spec.modules), None)
+    key = f"modules.{first}.input" if first else "decoder.input"
+    raise spec.error(f"the graph has a cycle: {' → '.join(names)}", key)
+
+
+def _stages(spec: Spec, g: nx.DiGraph) -> tuple[str, ...]:
+    """The transform modules in an order where each runs after what it reads."""
+    order = [g.nodes[n]["name"] for n in nx.topological_sort(g) if g.nodes[n]["role"] == "module"]
+    return tuple(n for n in order if n in spec.modules and spec.modules[n].outputs())
+
+
+def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
+    trainable = [d["name"] for _, d in g.nodes(data=True) if d["role"] == "module" and d["trainable"]]
+    loss_names = set(spec.terms) | set(spec.params) | set(spec.schedules)
+    grad = nx.DiGraph(
+        (a, b) for a, b, d in g.edges(data=True) if not d.get("detached", False)
+    )
+    several = len(spec.all_objectives) > 1
+    objectives = []
+    for i, objective in enumerate(spec.all_objectives):
+        key = _objective_key(spec, i)
+        loss = parse_loss(objective.loss, file=spec.origin(f"{key}.loss"), key=f"{key}.loss")
+        here = node("objective", objective.name)
+        g.add_node(here, role="objective", name=objective.name)
+        for name in sorted(free_names(loss)):
+            _need(spec, loss_names, name, f"{key}.loss", "name")
+            role = "term" if name in spec.terms else "param" if name in spec.params else "schedule"
+            g.add_edge(node(role, name), here)
+        grad.add_edges_from((a, here) for a in g.predecessors(here))
+        if objective.params is None:
+            if several:
+                raise spec.error(
+                    f"objective '{objective.name}' must list the modules it trains "
+                    f"(params = [...]) when a spec has several objectives",
+                    f"{key}.params" if key != "objective" else key,
+                    fix=f"e.g. params = {list(trainable)}",
+                )
+            params = tuple(trainable)
+        else:
+            params = objective.params
+        for p in params:
+            _need(spec, trainable, p, f"{key}.params", "trainable module")
+            if not (grad.has_node(node("module", p)) and nx.has_path(grad, node("module", p), here)):
+                raise spec.error(
+                    f"objective '{objective.name}' claims module '{p}', but no gradient of its "
+                    f"loss '{objective.loss}' reaches it",
+                    f"{key}.params",
+                    fix=f"remove '{p}' from params or add a term that depends on it",
+                )
+        objectives.append(
+            Objective(objective.name, loss, tuple(params), objective.optimizer, objective.scheduler, key)
+        )
+    claimed = {p for o in objectives for p in o.params}
+    for name in trainable:
+        if name not in claimed:
+            raise spec.error(
+                f"module '{name}' has parameters but no objective trains it",
+                "objectives" if several else "objective.params",
+                fix=f"add '{name}' to the params of an objective",
+            )
+    return tuple(objectives)
+
+
+def lower(spec: Spec) -> ModelGraph:
+    """Lower a validated spec to its ModelGraph; raises GraphError (file, key, fix) where it fails."""
+    _check_names(spec)
+    g = nx.DiGraph()
+    _add_dataflow(spec, g)
+    _check_acyclic(spec, g)
+    _add_terms(spec, g)
+    objectives = _add_objectives(spec, g)
+    _check_acyclic(spec, g)
+    if spec.train.select is not None:
+        _need(spec, [o.name for o in objectives], spec.train.select, "train.select", "objective")
+    stages = _stages(spec, g)
+    shapes = infer_shapes(spec, stages)
+    for name, shape in shapes.items():
+        if g.has_node(node("tensor", name)):
+            g.nodes[node("tensor", name)]["shape"] = shape
+    trainable = tuple(
+        d["name"] for _, d in g.nodes(data=True) if d["role"] == "module" and d["trainable"]
+    )
+    return ModelGraph(spec, g, stages, shapes, objectives, trainable)

@@ -1,0 +1,58 @@
+"""The ModelGraph: the compiler's IR, a networkx DiGraph of tensors, modules, terms and objectives.
+
+Node ids are "role:name" (`tensor:z`, `module:encoder`, `term:kl`, `param:beta`,
+`schedule:warm`, `objective:loss`); an edge carries `detached=True` where gradients stop.
+Builder and code generator both read this object; nothing reads the spec behind its back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from gaespec.spec.schema import Spec
+
+
+def node(role: str, name: str) -> str:
+    """The id of a node: "role:name"."""
+    return f"{role}:{name}"
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A lowered objective: its parsed loss, the modules it trains, its optimiser and scheduler."""
+
+    name: str
+    loss: Any  # gaespec.spec.loss.Expr
+    params: tuple[str, ...]
+    optimizer: Any
+    scheduler: Any
+    key: str
+
+
+@dataclass(frozen=True)
+class ModelGraph:
+    """A validated model: the spec, its graph, the stage order, tensor shapes and objectives.
+
+    Attributes:
+        stages: the transform modules of the forward pass after the posterior, in run order.
+        shapes: per-sample shape of every tensor whose shape is known before building.
+    """
+
+    spec: Spec
+    graph: nx.DiGraph
+    stages: tuple[str, ...]
+    shapes: dict[str, tuple[int, ...] | None]
+    objectives: tuple[Objective, ...]
+    trainable: tuple[str, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self.spec.model.name
+
+    def nodes(self, role: str) -> list[str]:
+        """Names of the nodes of one role, in insertion order."""
+        return [d["name"] for _, d in self.graph.nodes(data=True) if d["role"] == role]

@@ -1,0 +1,71 @@
+"""Shape inference on the graph, before any torch: each tensor's per-sample shape, checked."""
+
+from __future__ import annotations
+
+from gaespec import nets
+from gaespec.errors import GaespecError
+from gaespec.spec.schema import Spec
+
+
+def _fmt(shape) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+def _rule(spec: Spec, key: str, call, *args):
+    """Run a net's shape rule; re-raise its refusal at the spec's key (file and line)."""
+    try:
+        return call(*args)
+    except GaespecError as error:
+        raise spec.error(error.message, key, fix=error.fix) from None
+
+
+def infer_shapes(spec: Spec, stages: tuple[str, ...]) -> dict[str, tuple[int, ...] | None]:
+    """Per-sample shapes of x, h, q, z, every stage's outputs and x_hat; None where a custom net
+    decides (checked when the model is built). Raises GraphError where two shapes disagree."""
+    d = spec.latent.dim
+    shapes: dict[str, tuple[int, ...] | None] = {"x": tuple(spec.input.shape)}
+    features = _rule(
+        spec, "encoder.arch", nets.encoder_features, spec.encoder.arch, spec.input.shape,
+        spec.encoder.options,
+    )
+    shapes["h"] = None if features is None else (features,)
+    shapes["q"] = shapes["z"] = (d,)
+    for name in stages:
+        module = spec.modules[name]
+        given = shapes.get(module.input)
+        if given is not None and len(given) != 1:
+            raise spec.error(
+                f"module '{name}' needs a flat code, but '{module.input}' has shape {_fmt(given)}",
+                f"modules.{name}.input",
+            )
+        for output in module.outputs():
+            shapes[output] = given
+    for name, module in spec.modules.items():
+        given = shapes.get(module.input)
+        if name not in stages and given is not None and len(given) != 1:
+            raise spec.error(
+                f"module '{name}' judges flat codes, but '{module.input}' has shape {_fmt(given)}",
+                f"modules.{name}.input",
+            )
+    code = shapes.get(spec.decoder.input)
+    width = code[0] if code is not None else spec.decoder.latent_dim
+    if spec.decoder.latent_dim is not None and code is not None and spec.decoder.latent_dim != width:
+        raise spec.error(
+            f"the decoder accepts a {spec.decoder.latent_dim}-dim code, but its input "
+            f"'{spec.decoder.input}' has {width} dims (latent.dim = {d})",
+            "decoder.latent_dim",
+            name=str(width),
+            choices=[str(width)],
+        )
+    out = _rule(
+        spec, "decoder.arch", nets.decoder_output, spec.decoder.arch, width, spec.input.shape,
+        spec.decoder.options,
+    )
+    if out is not None and tuple(out) != tuple(spec.input.shape):
+        raise spec.error(
+            f"decoder '{spec.decoder.arch}' outputs {_fmt(out)}, but input.shape is "
+            f"{_fmt(spec.input.shape)}: reconstructions must have the data's shape",
+            "decoder.arch",
+        )
+    shapes["x_hat"] = tuple(spec.input.shape)
+    return shapes

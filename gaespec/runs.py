@@ -1,0 +1,77 @@
+"""The run directory: what a training run writes, and `load_run`, which reads only TOML, JSON
+and safetensors (no pickle, so a downloaded run cannot execute code)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from gaespec.errors import RunError
+
+SPEC = "spec.toml"  # the fully resolved spec: extends merged, overrides applied
+TRAINING = "training.json"  # data, epochs, batch size, seed, device
+ENVIRONMENT = "environment.json"  # versions of python, torch, gaespec
+METRICS = "metrics.jsonl"  # one line per epoch: every term and total, train and validation
+MODEL = "model.safetensors"  # the weights that scored best on the validation split
+LAST = "last.safetensors"  # the whole training state after the last finished epoch
+SAMPLES = "samples.png"
+RECONSTRUCTIONS = "reconstructions.png"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Where a loaded model came from: its run folder, its resolved spec, its training config."""
+
+    path: Path
+    spec: object
+    training: dict
+
+
+def _custom_archs(spec) -> list[str]:
+    return [arch for arch in (spec.encoder.arch, spec.decoder.arch) if ":" in arch]
+
+
+def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False):
+    """The trained model of a run folder, in eval mode; `which` is "best" or "last".
+
+    A spec naming a custom net by import path is refused unless `trust_code=True`, because
+    importing it runs code from wherever the run came from.
+    """
+    from safetensors.torch import load_file
+
+    from gaespec.compose import build
+    from gaespec.spec.load import load_spec
+    from gaespec.train.state import load_state
+
+    path = Path(path)
+    if not (path / SPEC).exists():
+        raise RunError(f"'{path}' is not a gaespec run: it has no {SPEC}",
+                       fix="give the --out folder of `gaespec train`")
+    spec = load_spec(path / SPEC)
+    custom = _custom_archs(spec)
+    if custom and not trust_code:
+        raise RunError(
+            f"run '{path}' uses custom net {', '.join(custom)}; importing it runs its code",
+            fix="pass trust_code=True (CLI: --trust-code) if you trust where this run came from",
+        )
+    training = json.loads((path / TRAINING).read_text()) if (path / TRAINING).exists() else {}
+    model = build(spec)
+    if which == "best":
+        if not (path / MODEL).exists():
+            raise RunError(f"run '{path}' has no {MODEL} yet: no epoch has finished")
+        weights = load_file(str(path / MODEL))
+    elif which == "last":
+        weights = load_state(path / LAST)["model"]
+    else:
+        raise RunError(f"which must be 'best' or 'last', not '{which}'", name=which,
+                       choices=["best", "last"])
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise RunError(
+            f"the weights in '{path}' do not fit its spec (missing: {missing[:3]}, "
+            f"unexpected: {unexpected[:3]})"
+        )
+    model.eval()
+    model.run = RunInfo(path, spec, training)
+    return model

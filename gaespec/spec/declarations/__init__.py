@@ -1,0 +1,3 @@
+"""Declarations of every component kind; importing this package registers them all."""
+
+from gaespec.spec.declarations import latent, modules, terms  # noqa: F401

@@ -1,0 +1,53 @@
+"""Declarations of extra modules: codebooks that transform z, critics that judge it."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from gaespec.spec.vocabulary import Declaration, Read, declare
+
+
+@declare("module")
+class VQCodebook(Declaration):
+    """A vector-quantisation codebook with a straight-through estimator (van den Oord 2017).
+
+    Attributes:
+        input: the tensor it quantises (the encoder's code `z`).
+        output: the name of the quantised tensor it writes (read by the decoder).
+        num_embeddings: the number of codewords K.
+    """
+
+    kind: Literal["vq_codebook"] = "vq_codebook"
+    input: str = "z"
+    output: str = "z_q"
+    num_embeddings: int = Field(512, gt=0)
+    summary: ClassVar[str] = "VQ codebook: nearest codeword, straight-through gradient"
+    provides: ClassVar[str] = "codebook"
+
+    def reads(self, modules):
+        return (Read(self.input, "input"),)
+
+    def outputs(self) -> tuple[str, ...]:
+        return (self.output,)
+
+
+@declare("module")
+class MLPDiscriminator(Declaration):
+    """A critic D(z) ∈ (0, 1): Linear+ReLU per hidden width, then Linear and a sigmoid.
+
+    Attributes:
+        input: the tensor it judges (`z`); prior samples of the same shape are judged too.
+        hidden: hidden widths; Pythae's AAE default is one layer of 256.
+    """
+
+    kind: Literal["mlp_discriminator"] = "mlp_discriminator"
+    input: str = "z"
+    hidden: tuple[int, ...] = (256,)
+    summary: ClassVar[str] = "MLP critic D(z) with a sigmoid output"
+    provides: ClassVar[str] = "critic"
+
+    def outputs(self) -> tuple[str, ...]:
+        # a critic is no stage of the forward pass: the terms that use it call it on `input`
+        return ()

@@ -1,0 +1,135 @@
+"""Declarations of loss terms: each is a per-batch scalar, averaged over the batch."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from gaespec.spec.vocabulary import Declaration, Read, declare
+
+
+def _input_of(modules, name: str) -> str:
+    """The tensor that module `name` reads, or `z` when the name is unknown (reported elsewhere)."""
+    module = modules.get(name)
+    return getattr(module, "input", "z")
+
+
+@declare("term")
+class Reconstruction(Declaration):
+    """−log p(x|z) up to a constant, summed over pixels and averaged over the batch.
+
+    Attributes:
+        likelihood: "gaussian" gives scale·‖x − x̂‖², "bernoulli" gives scale·BCE(x̂, x).
+        scale: the factor in front; Pythae uses ½ in the variational models and 1 in the AE family.
+    """
+
+    kind: Literal["reconstruction"] = "reconstruction"
+    likelihood: Literal["gaussian", "bernoulli"] = "gaussian"
+    scale: float = Field(1.0, gt=0)
+    summary: ClassVar[str] = "reconstruction: scale·Σ(x − x̂)² (gaussian) or scale·ΣBCE (bernoulli)"
+
+    def reads(self, modules):
+        return (Read("x", "kind", detached=True), Read("x_hat", "kind"))
+
+
+@declare("term")
+class KL(Declaration):
+    """KL(q(z|x) ‖ p(z)), analytic, summed over latent dimensions, averaged over the batch."""
+
+    kind: Literal["kl"] = "kl"
+    summary: ClassVar[str] = "analytic KL(q(z|x) ‖ p(z))"
+
+    def reads(self, modules):
+        return (Read("q", "kind"),)
+
+    def uses(self, modules):
+        return (Read("prior", "kind"),)
+
+
+@declare("term")
+class IWAEBound(Declaration):
+    """The negative importance-weighted bound of Burda et al. 2016 (arXiv:1509.00519).
+
+    −log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x) over the K posterior samples (`latent.samples`),
+    averaged over the batch; log p(x|z) is the named reconstruction term's, with its scale.
+
+    Attributes:
+        reconstruction: the name of the reconstruction term that gives log p(x|z).
+    """
+
+    kind: Literal["iwae_bound"] = "iwae_bound"
+    reconstruction: str = "recon"
+    summary: ClassVar[str] = "negative IWAE bound over latent.samples posterior samples"
+
+    def reads(self, modules):
+        return (
+            Read("x", "kind", detached=True),
+            Read("x_hat", "kind"),
+            Read("q", "kind"),
+            Read("z", "kind"),
+        )
+
+    def uses(self, modules):
+        return (Read("prior", "kind"),)
+
+
+@declare("term")
+class CodebookLoss(Declaration):
+    """‖sg(z_e) − e‖²: moves the chosen codewords toward the encoder outputs (van den Oord 2017)."""
+
+    kind: Literal["codebook_loss"] = "codebook_loss"
+    codebook: str = "codebook"
+    summary: ClassVar[str] = "VQ codebook loss ‖sg(z_e) − e‖², summed over dims, batch mean"
+
+    def reads(self, modules):
+        return (Read(_input_of(modules, self.codebook), "codebook", detached=True),)
+
+    def uses(self, modules):
+        return (Read(self.codebook, "codebook", expects="codebook"),)
+
+
+@declare("term")
+class CommitmentLoss(Declaration):
+    """‖z_e − sg(e)‖²: keeps the encoder committed to its codewords (van den Oord 2017)."""
+
+    kind: Literal["commitment_loss"] = "commitment_loss"
+    codebook: str = "codebook"
+    summary: ClassVar[str] = "VQ commitment loss ‖z_e − sg(e)‖², summed over dims, batch mean"
+
+    def reads(self, modules):
+        return (Read(_input_of(modules, self.codebook), "codebook"),)
+
+    def uses(self, modules):
+        return (Read(self.codebook, "codebook", detached=True, expects="codebook"),)
+
+
+@declare("term")
+class AdversarialGenerator(Declaration):
+    """−log D(z): the encoder's aggregate posterior tries to pass as the prior (Makhzani 2016)."""
+
+    kind: Literal["adversarial_generator"] = "adversarial_generator"
+    critic: str = "critic"
+    summary: ClassVar[str] = "AAE generator loss BCE(D(z), 1), batch mean"
+
+    def reads(self, modules):
+        return (Read(_input_of(modules, self.critic), "critic"),)
+
+    def uses(self, modules):
+        return (Read(self.critic, "critic", expects="critic"),)
+
+
+@declare("term")
+class AdversarialCritic(Declaration):
+    """−log D(z_p) − log(1 − D(sg(z))): the critic tells prior samples from codes (Makhzani 2016)."""
+
+    kind: Literal["adversarial_critic"] = "adversarial_critic"
+    critic: str = "critic"
+    summary: ClassVar[str] = "AAE critic loss BCE(D(z_prior), 1) + BCE(D(sg z), 0), batch mean"
+
+    def reads(self, modules):
+        # the critic sees the codes detached: its loss never moves the encoder
+        return (Read(_input_of(modules, self.critic), "critic", detached=True),)
+
+    def uses(self, modules):
+        return (Read(self.critic, "critic", expects="critic"), Read("prior", "kind"))

@@ -1,0 +1,282 @@
+"""Spec loading: TOML → `extends` chain merged key by key → overrides → validated `Spec`.
+
+Every error names the file that set the offending key, the key path, the line where TOML gives
+one, and the closest valid choices.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from gaespec.errors import SpecError
+from gaespec.spec.locate import locate as _locate
+from gaespec.spec.schema import Spec
+
+SPECS_DIR = Path(__file__).resolve().parents[2] / "specs" / "models"
+OVERRIDE = "--set"
+# pairs of keys of which a child's choice replaces the parent's other one
+_ALTERNATIVES = {"objective": "objectives", "objectives": "objective"}
+
+Path_ = tuple[str, ...]
+
+
+def builtin_specs() -> dict[str, Path]:
+    """The specs shipped in specs/models, by name."""
+    return {p.stem: p for p in sorted(SPECS_DIR.glob("*.toml"))}
+
+
+def _read_toml(path: Path, *, referrer: str | None = None) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"no such spec file '{path}'", file=referrer) from None
+    except OSError as error:
+        raise SpecError(f"cannot read spec file: {error.strerror}", file=str(path)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        found = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        line, column = (int(found[1]), int(found[2])) if found else (None, None)
+        raise SpecError(f"invalid TOML: {message}", file=str(path), line=line, column=column) from None
+
+
+def _resolve_parent(name: str, child: Path) -> Path:
+    if name.endswith(".toml") or "/" in name:
+        return (child.parent / name).resolve()
+    for folder in (child.parent, SPECS_DIR):
+        candidate = folder / f"{name}.toml"
+        if candidate.exists():
+            return candidate.resolve()
+    known = {p.stem for p in child.parent.glob("*.toml")} | set(builtin_specs())
+    raise SpecError(
+        f"unknown parent spec '{name}'", file=str(child), key="extends", name=name, choices=known
+    )
+
+
+def _merge(base: dict, child: dict, origins: dict, file: str, at: Path_ = ()) -> dict:
+    """Deep-merge `child` into `base` (child wins; a table whose `kind` changes is replaced)."""
+    merged = dict(base)
+    for key, value in child.items():
+        other = _ALTERNATIVES.get(key) if not at else None
+        if other in merged:
+            del merged[other]
+        here = (*at, key)
+        old = merged.get(key)
+        same_kind = not (isinstance(old, dict) and isinstance(value, dict)) or (
+            old.get("kind", value.get("kind")) == value.get("kind", old.get("kind"))
+        )
+        if isinstance(old, dict) and isinstance(value, dict) and same_kind:
+            merged[key] = _merge(old, value, origins, file, here)
+        else:
+            merged[key] = value
+            _mark(origins, here, value, file)
+    return merged
+
+
+def _mark(origins: dict, at: Path_, value: Any, file: str) -> None:
+    origins[at] = file
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _mark(origins, (*at, key), item, file)
+
+
+def _load_chain(path: Path, seen: tuple[Path, ...], origins: dict) -> dict:
+    path = path.resolve()
+    if path in seen:
+        cycle = " → ".join(p.name for p in (*seen[seen.index(path) :], path))
+        raise SpecError(f"cycle in extends: {cycle}", file=str(seen[-1]), key="extends")
+    raw = _read_toml(path, referrer=str(seen[-1]) if seen else None)
+    parent_name = raw.pop("extends", None)
+    if parent_name is None:
+        _mark(origins, (), raw, str(path))
+        return raw
+    if not isinstance(parent_name, str):
+        raise SpecError("extends must be a spec name or a path string", file=str(path), key="extends")
+    parent = _load_chain(_resolve_parent(parent_name, path), (*seen, path), origins)
+    return _merge(parent, raw, origins, str(path))
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_overrides(items: Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """`["params.beta=4", ...]` (or a mapping) → {"params.beta": 4}; values are read as TOML."""
+    if isinstance(items, Mapping):
+        return dict(items)
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(
+                f"override '{item}' is not KEY=VALUE", key=OVERRIDE, fix="e.g. --set params.beta=4"
+            )
+        parsed[key.strip()] = _parse_value(value.strip())
+    return parsed
+
+
+def _apply_overrides(raw: dict, overrides: Mapping[str, Any], origins: dict) -> dict:
+    for dotted, value in overrides.items():
+        path = tuple(dotted.split("."))
+        node = raw
+        for i, part in enumerate(path[:-1]):
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise SpecError(
+                    f"cannot set '{dotted}': '{'.'.join(path[: i + 1])}' is a value, not a table",
+                    key=OVERRIDE,
+                )
+            node = nxt
+        node[path[-1]] = value
+        _mark(origins, path, value, OVERRIDE)
+    return raw
+
+
+# -- mapping pydantic errors back to files and keys ---------------------------------------------
+
+
+def _key_path(raw: Any, loc: tuple) -> Path_:
+    """The error's location as keys of the raw data (union tags and model names dropped)."""
+    path: list[str] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(str(part))
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            path.append(str(part))
+        elif not isinstance(node, (dict, list)) or isinstance(part, int):
+            break
+        elif len(path) == len(loc) - 1 or part not in _TAGS:
+            path.append(str(part))
+            node = None
+    return tuple(path)
+
+
+def _fields_at(model: Any, raw: Any, path: Path_) -> list[str]:
+    """The keys that the table at `path` accepts (for 'closest valid choice')."""
+    for part in path:
+        model = _unwrap(model, raw)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(part)
+            if field is None:
+                return []
+            model = field.annotation
+        elif typing.get_origin(model) is dict:
+            model = typing.get_args(model)[1]
+        elif typing.get_origin(model) is tuple:
+            model = typing.get_args(model)[0]
+        raw = raw.get(part) if isinstance(raw, dict) else (
+            raw[int(part)] if isinstance(raw, list) and part.isdigit() else None
+        )
+    model = _unwrap(model, raw)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _unwrap(model: Any, raw: Any) -> Any:
+    """Strip Optional/Annotated; pick the union member whose `kind` the raw table names."""
+    while True:
+        origin = typing.get_origin(model)
+        if origin is typing.Annotated:
+            model = typing.get_args(model)[0]
+        elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            members = [m for m in typing.get_args(model) if m is not type(None)]
+            kind = raw.get("kind") if isinstance(raw, dict) else None
+            chosen = [m for m in members if _kind_of(m) == kind] or members
+            model = chosen[0]
+        else:
+            return model
+
+
+def _kind_of(model: Any) -> str | None:
+    if isinstance(model, type) and issubclass(model, BaseModel) and "kind" in model.model_fields:
+        return model.model_fields["kind"].default
+    return None
+
+
+def _collect_tags() -> frozenset[str]:
+    from gaespec.spec.vocabulary import DECLARATIONS
+
+    return frozenset(kind for registry in DECLARATIONS.values() for kind in registry)
+
+
+_TAGS = _collect_tags()
+
+
+def _spec_error(error: ValidationError, raw: dict, origins: dict, fallback: str) -> SpecError:
+    problems = error.errors()
+    first = problems[0]
+    path = _key_path(raw, first["loc"])
+    file = next((origins[path[:i]] for i in range(len(path), -1, -1) if path[:i] in origins), None)
+    file = file or fallback
+    kind, ctx = first["type"], first.get("ctx") or {}
+    name = choices = None
+    if kind in ("union_tag_invalid", "literal_error"):
+        given = ctx.get("tag") if kind == "union_tag_invalid" else first.get("input")
+        expected = ctx.get("expected_tags") or ctx.get("expected") or ""
+        choices = re.findall(r"'([^']*)'", expected)
+        what = "kind" if kind == "union_tag_invalid" else "value"
+        message = f"unknown {what} '{given}' (expected one of {', '.join(choices)})"
+        name = str(given)
+        if kind == "union_tag_invalid":
+            path = (*path, "kind")
+    elif kind == "union_tag_not_found":
+        message = "this table needs a `kind` key"
+    elif kind == "extra_forbidden":
+        name = path[-1]
+        choices = _fields_at(Spec, raw, path[:-1])
+        message = f"unknown key '{name}'"
+    elif kind == "missing":
+        message = "required key is missing"
+    else:
+        message = first["msg"].removeprefix("Value error, ")
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    line = column = None
+    if file != OVERRIDE:
+        line, column = _locate(file, path)
+    return SpecError(
+        message,
+        file=file,
+        key=".".join(path) or None,
+        line=line,
+        column=column,
+        name=name,
+        choices=choices,
+    )
+
+
+def load_spec(
+    path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = ()
+) -> Spec:
+    """Load the spec at `path` (or a built-in name like "vae"), merge its `extends`, apply overrides.
+
+    Returns a validated, immutable `Spec`; `spec.source` is the file it came from.
+    """
+    path = Path(path)
+    if not path.suffix and not path.exists() and str(path) in builtin_specs():
+        path = builtin_specs()[str(path)]
+    origins: dict[Path_, str] = {}
+    raw = _load_chain(path, (), origins)
+    raw = _apply_overrides(raw, parse_overrides(overrides), origins)
+    try:
+        spec = Spec.model_validate(raw)
+    except ValidationError as error:
+        raise _spec_error(error, raw, origins, str(path)) from None
+    spec._source = str(path)
+    spec._origins = origins
+    return spec

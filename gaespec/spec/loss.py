@@ -1,0 +1,476 @@
+"""The loss language: `loss = "recon + beta * kl"`, parsed by the grammar in `loss.lark` into an
+immutable expression tree that is evaluated in-process and printed as a formula or as Python.
+
+Importing this module never imports torch, and no part of an expression is ever passed to `eval`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from gaespec.errors import LossSyntaxError, SpecError
+from gaespec.spec.schedules import SCHEDULES, Schedule
+
+_UNARY_OPS = {"-": operator.neg, "+": operator.pos}
+_BINARY_OPS = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
+}
+
+
+# ---- the tree -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A numeric literal."""
+
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A term, param or schedule, looked up by name when evaluated."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    """`-operand` or `+operand`."""
+
+    op: str
+    operand: Expr
+
+    def __post_init__(self):
+        if self.op not in _UNARY_OPS:
+            raise ValueError(f"unknown unary operator {self.op!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """`left op right` for op in + - * / **."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+    def __post_init__(self):
+        if self.op not in _BINARY_OPS:
+            raise ValueError(f"unknown binary operator {self.op!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """`func(args...)`: a math function or a schedule."""
+
+    func: str
+    args: tuple[Expr, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "args", tuple(self.args))
+
+
+Expr = Number | Name | Unary | Binary | Call
+
+
+# ---- the functions --------------------------------------------------------------------------
+
+
+def _torch():
+    import torch  # lazily: parsing, printing and evaluating on floats never need torch
+
+    return torch
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real)
+
+
+def _tensor_min(a, b):
+    if _is_number(a):
+        a, b = b, a
+    # torch.minimum takes two tensors only; a number bound is a clamp
+    return _torch().clamp(a, max=b) if _is_number(b) else _torch().minimum(a, b)
+
+
+def _tensor_max(a, b):
+    if _is_number(a):
+        a, b = b, a
+    return _torch().clamp(a, min=b) if _is_number(b) else _torch().maximum(a, b)
+
+
+def _tensor_clamp(x, lo, hi):
+    torch = _torch()
+    if _is_number(lo) and _is_number(hi):
+        return torch.clamp(x, lo, hi)
+    # torch.clamp takes both bounds as numbers or both as tensors, never one of each
+    like = next(v for v in (x, lo, hi) if not _is_number(v))
+    x, lo, hi = (torch.as_tensor(v, dtype=like.dtype, device=like.device) for v in (x, lo, hi))
+    return torch.clamp(x, lo, hi)
+
+
+def _torch_source(fn: str) -> Callable[[tuple[Expr, ...], list[str]], str]:
+    return lambda args, src: f"torch.{fn}({', '.join(src)})"
+
+
+def _extremum_source(builtin: str, fn: str, bound: str):
+    def source(args: tuple[Expr, ...], src: list[str]) -> str:
+        a, b = (_is_constant(arg) for arg in args)
+        if a and b:
+            return f"{builtin}({src[0]}, {src[1]})"
+        if a or b:
+            tensor, number = (src[1], src[0]) if a else (src[0], src[1])
+            return f"torch.clamp({tensor}, {bound}={number})"
+        return f"torch.{fn}({src[0]}, {src[1]})"
+
+    return source
+
+
+@dataclass(frozen=True)
+class _Function:
+    """A math function: on Python numbers, on tensors, and as Python source for codegen."""
+
+    params: tuple[str, ...]
+    number: Callable[..., Any]
+    tensor: Callable[..., Any]
+    source: Callable[[tuple[Expr, ...], list[str]], str]
+
+    @property
+    def min_args(self) -> int:
+        return len(self.params)
+
+    @property
+    def max_args(self) -> int:
+        return len(self.params)
+
+    @property
+    def signature(self) -> str:
+        return ", ".join(self.params)
+
+
+_FUNCTIONS: dict[str, _Function] = {
+    "abs": _Function(("x",), abs, lambda x: _torch().abs(x), _torch_source("abs")),
+    "min": _Function(("a", "b"), min, _tensor_min, _extremum_source("min", "minimum", "max")),
+    "max": _Function(("a", "b"), max, _tensor_max, _extremum_source("max", "maximum", "min")),
+    "exp": _Function(("x",), math.exp, lambda x: _torch().exp(x), _torch_source("exp")),
+    "log": _Function(("x",), math.log, lambda x: _torch().log(x), _torch_source("log")),
+    "sqrt": _Function(("x",), math.sqrt, lambda x: _torch().sqrt(x), _torch_source("sqrt")),
+    "clamp": _Function(
+        ("x", "lo", "hi"),
+        lambda x, lo, hi: min(max(x, lo), hi),
+        _tensor_clamp,
+        _torch_source("clamp"),
+    ),
+}
+
+
+def _callee(func: str) -> _Function | Schedule | None:
+    """The math function or schedule called `func`, or None."""
+    return _FUNCTIONS.get(func) or SCHEDULES.get(func)
+
+
+def _is_constant(expr: Expr) -> bool:
+    match expr:
+        case Number():
+            return True
+        case Unary(_, operand):
+            return _is_constant(operand)
+        case Binary(_, left, right):
+            return _is_constant(left) and _is_constant(right)
+    return False
+
+
+# ---- parsing --------------------------------------------------------------------------------
+
+
+@functools.cache
+def _parser() -> Lark:
+    return Lark.open("loss.lark", rel_to=__file__, parser="lalr", propagate_positions=True)
+
+
+class _Fault(Exception):
+    """A call the grammar accepts but the language does not, at a place in the text."""
+
+    def __init__(self, message: str, line: int, column: int, name=None, choices=None):
+        super().__init__(message)
+        self.message, self.line, self.column = message, line, column
+        self.name, self.choices = name, choices
+
+
+class _Arg(NamedTuple):
+    expr: Expr
+    line: int
+    column: int
+
+
+def _count(lo: int, hi: int) -> str:
+    if lo == hi:
+        return f"{lo} argument" + ("" if lo == 1 else "s")
+    return f"{lo} {'or' if hi == lo + 1 else 'to'} {hi} arguments"
+
+
+def _check_call(name: Token, args: tuple[_Arg, ...]) -> None:
+    func = str(name)
+    callee = _callee(func)
+    if callee is None:
+        known = sorted({*_FUNCTIONS, *SCHEDULES})
+        raise _Fault(
+            f"unknown function '{func}' in loss expression (known: {', '.join(known)})",
+            name.line,
+            name.column,
+            func,
+            known,
+        )
+    if not callee.min_args <= len(args) <= callee.max_args:
+        raise _Fault(
+            f"{func}() takes {_count(callee.min_args, callee.max_args)} ({callee.signature}), "
+            f"got {len(args)}",
+            name.line,
+            name.column,
+        )
+    if func not in SCHEDULES:
+        return
+    for param, arg in zip(callee.params, args, strict=False):
+        if not _is_constant(arg.expr):
+            raise _Fault(
+                f"{func}() argument '{param}' must be a constant number, "
+                f"got '{to_formula(arg.expr)}'",
+                arg.line,
+                arg.column,
+            )
+    # a schedule's arguments are fixed: check their values now, not at the first training step
+    try:
+        callee(*(_evaluate(arg.expr, {}, 0) for arg in args), step=0)
+    except ValueError as e:
+        raise _Fault(str(e), name.line, name.column) from None
+    except ArithmeticError as e:
+        raise _Fault(
+            f"{func}() arguments cannot be computed: {e}", name.line, name.column
+        ) from None
+
+
+@v_args(inline=True)
+class _ToExpr(Transformer):
+    """Builds the tree from the parse tree, one method per grammar rule; checks every call."""
+
+    def number(self, token: Token) -> Number:
+        value = float(token)
+        if not math.isfinite(value):
+            raise _Fault(f"number {token} is too large", token.line, token.column)
+        return Number(value)
+
+    def name(self, token: Token) -> Name:
+        return Name(str(token))
+
+    def neg(self, operand: Expr) -> Unary:
+        return Unary("-", operand)
+
+    def pos(self, operand: Expr) -> Unary:
+        return Unary("+", operand)
+
+    def add(self, left: Expr, right: Expr) -> Binary:
+        return Binary("+", left, right)
+
+    def sub(self, left: Expr, right: Expr) -> Binary:
+        return Binary("-", left, right)
+
+    def mul(self, left: Expr, right: Expr) -> Binary:
+        return Binary("*", left, right)
+
+    def div(self, left: Expr, right: Expr) -> Binary:
+        return Binary("/", left, right)
+
+    def pow(self, left: Expr, right: Expr) -> Binary:
+        return Binary("**", left, right)
+
+    @v_args(meta=True)
+    def argument(self, meta, children) -> _Arg:
+        return _Arg(children[0], meta.line, meta.column)
+
+    def arguments(self, *args: _Arg) -> tuple[_Arg, ...]:
+        return args
+
+    def call(self, name: Token, arguments: tuple[_Arg, ...] | None) -> Call:
+        args = arguments or ()
+        _check_call(name, args)
+        return Call(str(name), tuple(arg.expr for arg in args))
+
+
+def _context(text: str, line: int, column: int) -> str:
+    source = text.split("\n")[line - 1].rstrip("\r")
+    pad = "".join(c if c == "\t" else " " for c in source[: column - 1])
+    return f"\n    {source}\n    {pad}^"
+
+
+def _describe(error: UnexpectedInput, text: str) -> tuple[str, int, int]:
+    if isinstance(error, UnexpectedCharacters):
+        char = text[error.pos_in_stream]
+        return f"unexpected character '{char}' in loss expression", error.line, error.column
+    if isinstance(error, UnexpectedToken) and error.token.type != "$END":
+        return f"unexpected '{error.token}' in loss expression", error.line, error.column
+    # lark places the end on the last token; the caret belongs just after the last character
+    end = len(text.rstrip())
+    line = text.count("\n", 0, end) + 1
+    return "unexpected end of loss expression", line, end - text.rfind("\n", 0, end)
+
+
+def parse_loss(text: str, *, file: str | None = None, key: str | None = None) -> Expr:
+    """Parse a loss expression into its tree; a fault raises LossSyntaxError with a caret under it
+    (line and column count within `text`)."""
+    if not text.strip():
+        raise LossSyntaxError(
+            "empty loss expression", file=file, key=key, fix='write e.g. loss = "recon + kl"'
+        )
+    try:
+        return _ToExpr().transform(_parser().parse(text))
+    except UnexpectedInput as e:
+        message, line, column = _describe(e, text)
+        fault = _Fault(message, line, column)
+    except VisitError as e:
+        if not isinstance(e.orig_exc, _Fault):
+            raise
+        fault = e.orig_exc
+    raise LossSyntaxError(
+        fault.message + _context(text, fault.line, fault.column),
+        file=file,
+        key=key,
+        line=fault.line,
+        column=fault.column,
+        name=fault.name,
+        choices=fault.choices,
+    )
+
+
+# ---- reading the tree -----------------------------------------------------------------------
+
+
+def free_names(expr: Expr) -> frozenset[str]:
+    """The names `expr` refers to (terms, params, schedules), not the functions it calls."""
+    match expr:
+        case Name(id):
+            return frozenset((id,))
+        case Number():
+            return frozenset()
+        case Unary(_, operand):
+            return free_names(operand)
+        case Binary(_, left, right):
+            return free_names(left) | free_names(right)
+        case Call(_, args):
+            return frozenset().union(*map(free_names, args))
+    raise TypeError(f"not a loss expression: {expr!r}")
+
+
+def _evaluate(expr: Expr, env: Mapping[str, object], step: int):
+    match expr:
+        case Number(value):
+            return value
+        case Name(id):
+            try:
+                return env[id]
+            except KeyError:
+                raise SpecError(
+                    f"loss expression refers to unknown name '{id}'", name=id, choices=env
+                ) from None
+        case Unary(op, operand):
+            return _UNARY_OPS[op](_evaluate(operand, env, step))
+        case Binary(op, left, right):
+            return _BINARY_OPS[op](_evaluate(left, env, step), _evaluate(right, env, step))
+        case Call(func, args):
+            values = [_evaluate(arg, env, step) for arg in args]
+            if func in SCHEDULES:
+                return SCHEDULES[func](*values, step=step)
+            if func not in _FUNCTIONS:
+                raise SpecError(f"unknown function '{func}' in loss expression")
+            function = _FUNCTIONS[func]
+            if all(map(_is_number, values)):
+                return function.number(*values)
+            return function.tensor(*values)
+    raise TypeError(f"not a loss expression: {expr!r}")
+
+
+def evaluate(expr: Expr, env: Mapping[str, object], *, step: int):
+    """The value of `expr` at step `step`, its names bound in `env` (numbers or tensors)."""
+    try:
+        return _evaluate(expr, env, step)
+    except (ArithmeticError, ValueError) as e:
+        raise SpecError(f"cannot evaluate loss '{to_formula(expr)}' at step {step}: {e}") from None
+
+
+# ---- printing the tree ----------------------------------------------------------------------
+
+# binding strength, loosest first, as in loss.lark
+_SUM, _PRODUCT, _SIGN, _POWER, _ATOM = range(1, 6)
+_STRENGTH = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "**": _POWER}
+
+
+def _strength(expr: Expr) -> int:
+    match expr:
+        case Binary(op):
+            return _STRENGTH[op]
+        case Unary():
+            return _SIGN
+        case Number(value) if value < 0:
+            return _SIGN
+    return _ATOM
+
+
+def _format_number(value: float) -> str:
+    if float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(float(value))
+
+
+def _render(expr: Expr, name: Callable[[str], str], call: Callable[[Call, list[str]], str]) -> str:
+    def at_least(sub: Expr, strength: int) -> str:
+        text = render(sub)
+        return f"({text})" if _strength(sub) < strength else text
+
+    def render(e: Expr) -> str:
+        match e:
+            case Number(value):
+                return _format_number(value)
+            case Name(id):
+                return name(id)
+            case Unary(op, operand):
+                return op + at_least(operand, _SIGN)
+            case Binary("**", left, right):
+                # right-associative, and its right side may carry a sign: a ** -b ** c
+                return f"{at_least(left, _ATOM)} ** {at_least(right, _SIGN)}"
+            case Binary(op, left, right):
+                strength = _STRENGTH[op]
+                return f"{at_least(left, strength)} {op} {at_least(right, strength + 1)}"
+            case Call(_, args):
+                return call(e, [render(arg) for arg in args])
+        raise TypeError(f"not a loss expression: {e!r}")
+
+    return render(expr)
+
+
+def to_formula(expr: Expr) -> str:
+    """Readable text for `expr` with the fewest parentheses; `parse_loss` reads it back equal."""
+    return _render(expr, lambda id: id, lambda c, src: f"{c.func}({', '.join(src)})")
+
+
+def to_python(expr: Expr, name: Callable[[str], str], *, step: str = "step") -> str:
+    """Python source for `expr`: names as `name(id)` (which must return an atom), math calls on
+    torch, schedules as `linear(..., step=<step>)` from `gaespec.spec.schedules`."""
+
+    def call(c: Call, src: list[str]) -> str:
+        if c.func in SCHEDULES:
+            return f"{c.func}({', '.join([*src, f'step={step}'])})"
+        return _FUNCTIONS[c.func].source(c.args, src)
+
+    return _render(expr, name, call)

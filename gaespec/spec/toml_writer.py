@@ -1,0 +1,60 @@
+"""Writes a spec (nested dicts of TOML values) back to TOML text, for a run's resolved spec.toml."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+
+def _key(name: str) -> str:
+    bare = name.replace("_", "").replace("-", "").isalnum() and name.isascii()
+    return name if bare else json.dumps(name)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """TOML text for `data`: scalars first, then one [table] per nested dict, [[array]] of tables."""
+    lines: list[str] = []
+
+    def table(prefix: str, body: dict[str, Any]) -> None:
+        scalars = {k: v for k, v in body.items() if not isinstance(v, dict) and not _is_table_array(v)}
+        for k, v in scalars.items():
+            lines.append(f"{_key(k)} = {_value(v)}")
+        for k, v in body.items():
+            name = f"{prefix}.{_key(k)}" if prefix else _key(k)
+            if isinstance(v, dict):
+                lines.append("")
+                lines.append(f"[{name}]")
+                table(name, v)
+            elif _is_table_array(v):
+                for item in v:
+                    lines.append("")
+                    lines.append(f"[[{name}]]")
+                    table(name, item)
+
+    table("", data)
+    return "\n".join(lines).lstrip("\n") + "\n"

@@ -1,0 +1,64 @@
+"""The spec's vocabulary: one declaration class per component kind, registered by role.
+
+A declaration is pure data (pydantic, no torch): its fields are the spec's keys, and it tells the
+graph which tensors and modules the component reads. The torch implementation of each kind is
+registered under the same kind in `gaespec.components`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, ClassVar, NamedTuple, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gaespec.errors import SpecError
+from gaespec.registry import Registry
+
+ROLES = ("posterior", "prior", "term", "module")
+DECLARATIONS: dict[str, Registry[type[Declaration]]] = {
+    role: Registry(f"{role} kind", SpecError) for role in ROLES
+}
+
+
+class Read(NamedTuple):
+    """An input of a component: a tensor or module name, whether gradients stop there, its key."""
+
+    name: str
+    key: str
+    detached: bool = False
+    expects: str | None = None  # what the named module must provide ("codebook", "critic")
+
+
+class Declaration(BaseModel):
+    """Base of every component declaration: strict (unknown keys are errors), immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    summary: ClassVar[str] = ""
+
+    def reads(self, modules: Mapping[str, Declaration]) -> tuple[Read, ...]:
+        """The tensors this component reads, given the spec's extra modules by name."""
+        return ()
+
+    def uses(self, modules: Mapping[str, Declaration]) -> tuple[Read, ...]:
+        """The modules this component calls (a critic, a codebook, the prior)."""
+        return ()
+
+
+def declare(role: str):
+    """Class decorator: register a declaration under its `kind` default, for `role`."""
+
+    def add(cls: type[Declaration]) -> type[Declaration]:
+        kind = cls.model_fields["kind"].default
+        DECLARATIONS[role].register(kind)(cls)
+        return cls
+
+    return add
+
+
+def union(role: str):
+    """The discriminated union (on `kind`) of every declaration registered for `role`."""
+    classes = tuple(cls for _, cls in DECLARATIONS[role].items())
+    if len(classes) == 1:
+        return classes[0]
+    return Annotated[Union[classes], Field(discriminator="kind")]  # noqa: UP007

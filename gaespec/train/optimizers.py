@@ -1,0 +1,48 @@
+"""Optimisers and learning-rate schedulers by name, from `torch.optim`, with clear errors."""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+
+from gaespec.errors import TrainingError
+
+
+def _classes(module, base: type) -> dict[str, type]:
+    return {
+        name.lower(): cls
+        for name, cls in vars(module).items()
+        if inspect.isclass(cls) and issubclass(cls, base) and cls is not base
+    }
+
+
+OPTIMIZERS = _classes(torch.optim, torch.optim.Optimizer)
+SCHEDULERS = _classes(torch.optim.lr_scheduler, torch.optim.lr_scheduler.LRScheduler) | {
+    "reducelronplateau": torch.optim.lr_scheduler.ReduceLROnPlateau
+}
+
+
+def _make(table: dict[str, type], what: str, name: str, key: str, *args, **kwargs):
+    cls = table.get(name.lower())
+    if cls is None:
+        raise TrainingError(
+            f"unknown {what} '{name}'", key=f"{key}.name", name=name.lower(), choices=table
+        )
+    try:
+        return cls(*args, **kwargs)
+    except (TypeError, ValueError) as error:
+        shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise TrainingError(f"{cls.__name__}({shown}) failed: {error}", key=key) from None
+
+
+def make_optimizer(spec, params, key: str) -> torch.optim.Optimizer:
+    """The optimiser an objective names (Adam by default) over `params`."""
+    return _make(OPTIMIZERS, "optimizer", spec.name, key, params, lr=spec.lr, **spec.options)
+
+
+def make_scheduler(spec, optimizer, key: str):
+    """The learning-rate scheduler an objective names, or None."""
+    if spec is None:
+        return None
+    return _make(SCHEDULERS, "scheduler", spec.name, key, optimizer, **spec.options)

@@ -1,0 +1,169 @@
+"""`train`: a spec and data in, a run directory out; resumable, writes from rank 0 only."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from gaespec import __version__, nets
+from gaespec import runs as layout
+from gaespec.compose import build
+from gaespec.data import DataSplits, load_data
+from gaespec.errors import RunError
+from gaespec.graph.lower import lower
+from gaespec.spec.load import load_spec
+from gaespec.spec.schema import Spec
+from gaespec.spec.toml_writer import dumps
+from gaespec.train.state import atomic_write, atomic_write_text, load_state, save_state
+from gaespec.train.trainer import Trainer
+
+
+@dataclass
+class Run:
+    """A finished (or resumed and finished) training run.
+
+    Attributes:
+        path: the run folder. model: the model as trained (last epoch's weights).
+        metrics: one record per epoch, as in metrics.jsonl.
+    """
+
+    path: Path
+    model: torch.nn.Module
+    metrics: list[dict]
+    data: DataSplits
+
+
+def resolved_toml(spec: Spec) -> str:
+    """The resolved spec as TOML text (every default written out)."""
+    header = f"# resolved by gaespec {__version__} from {spec.source}\n"
+    data = spec.model_dump(mode="json", exclude_none=True)
+    if not data["objectives"]:
+        del data["objectives"]
+    return header + dumps(data)
+
+
+def data_range(spec: Spec) -> tuple[float, float, str] | None:
+    """The value range the model's likelihood or output layer needs of the data, with the reason."""
+    bernoulli = any(getattr(t, "likelihood", None) == "bernoulli" for t in spec.terms.values())
+    if bernoulli:
+        return 0.0, 1.0, "a bernoulli likelihood needs targets in [0, 1]"
+    decoder = spec.decoder
+    if not nets.is_import_path(decoder.arch) and decoder.options.get("output", "sigmoid") == "sigmoid":
+        return 0.0, 1.0, f"the {decoder.arch} decoder ends in a sigmoid, so reconstructions lie in [0, 1]"
+    return None
+
+
+def _environment(seed: int, device: str) -> dict:
+    import numpy
+
+    return {
+        "gaespec": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "device": device,
+        "seed": seed,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _comparable(spec: Spec) -> dict:
+    data = spec.model_dump(mode="json", exclude_none=True)
+    data["train"].pop("epochs", None)
+    return data
+
+
+def _read_metrics(path: Path, upto: int) -> list[dict]:
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if r["epoch"] <= upto]
+
+
+def train(
+    spec: Spec | str | Path,
+    *,
+    data: str | DataSplits | None = None,
+    epochs: int | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    device: str | None = None,
+    log=print,
+) -> Run:
+    """Train a spec on data (default: the spec's [train] table) into the run folder `out`.
+
+    With resume=True, continue the run in `out` from its last finished epoch; the result equals a
+    run that was never interrupted.
+    """
+    spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    graph = lower(spec)
+    settings = spec.train
+    epochs = epochs or settings.epochs
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    out = Path(out or Path("runs") / spec.model.name)
+    splits = data if isinstance(data, DataSplits) else load_data(data or settings.data,
+                                                                 seed=settings.seed)
+    low, high, why = data_range(spec) or (-float("inf"), float("inf"), "")
+    splits.check(tuple(spec.input.shape), low=low, high=high, why=why)
+
+    torch.manual_seed(settings.seed)
+    model = build(graph)
+    trainer = Trainer(model, graph.objectives, splits, batch_size=settings.batch_size,
+                      eval_batch_size=settings.eval_batch_size, seed=settings.seed,
+                      select=settings.select, device=device, progress=progress)
+    main = trainer.rank == 0
+    last = out / layout.LAST
+    if resume:
+        if not last.exists():
+            raise RunError(f"cannot resume: '{out}' holds no {layout.LAST}",
+                           fix="start the run without --resume")
+        saved = load_spec(out / layout.SPEC)
+        if _comparable(saved) != _comparable(spec):
+            raise RunError(f"cannot resume: '{out}' was trained from a different spec",
+                           fix="give the same spec and --set values, or another --out")
+        trainer.load_state_dict(load_state(last))
+        log(f"resuming {out} after epoch {trainer.epoch} (step {trainer.step})")
+    elif last.exists():
+        raise RunError(f"'{out}' already holds a run", fix="pass --resume, or choose another --out")
+    metrics = _read_metrics(out / layout.METRICS, trainer.epoch) if resume else []
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / layout.SPEC, resolved_toml(spec))
+        atomic_write_text(out / layout.TRAINING, json.dumps({
+            "data": splits.source, "epochs": epochs, "batch_size": settings.batch_size,
+            "seed": settings.seed, "device": device, "select": trainer.select,
+            "sizes": {"train": len(splits.train), "validation": len(splits.validation),
+                      "test": len(splits.test)},
+        }, indent=2))
+        if not resume:
+            atomic_write_text(out / layout.ENVIRONMENT,
+                              json.dumps(_environment(settings.seed, device), indent=2))
+        atomic_write_text(out / layout.METRICS, "".join(json.dumps(r) + "\n" for r in metrics))
+
+    def on_epoch_end(trainer, record, improved):
+        metrics.append(record)
+        if not main:
+            return
+        atomic_write_text(out / layout.METRICS, "".join(json.dumps(r) + "\n" for r in metrics))
+        if improved:
+            weights = {k: v.detach().cpu().contiguous().clone()
+                       for k, v in trainer.model.state_dict().items()}
+            atomic_write(out / layout.MODEL, lambda tmp: save_file(
+                weights, tmp, metadata={"epoch": str(record["epoch"]), "gaespec": __version__}))
+        save_state(last, trainer.state_dict())
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in record["validation"].items())
+        log(f"epoch {record['epoch']}/{epochs}  validation: {shown}"
+            f"{'  (best)' if improved else ''}  [{record['seconds']:.1f}s]")
+
+    trainer.on("epoch_end", on_epoch_end)
+    trainer.fit(epochs)
+    return Run(out, trainer.model, metrics, splits)

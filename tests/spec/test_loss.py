@@ -1,0 +1,285 @@
+"""The loss language: Python's own arithmetic as the reference, tensors, exact error messages,
+printing back as a formula and as Python."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gaespec.errors import LossSyntaxError, SpecError
+from gaespec.spec.loss import (
+    Binary,
+    Call,
+    Name,
+    Number,
+    Unary,
+    evaluate,
+    free_names,
+    parse_loss,
+    to_formula,
+    to_python,
+)
+
+a, b, c = 2.0, 3.0, 5.0
+ENV = {"a": a, "b": b, "c": c}
+
+# each expected value is Python evaluating the same text
+ARITHMETIC = [
+    ("1 + 2 * 3", 1 + 2 * 3),
+    ("(1 + 2) * 3", (1 + 2) * 3),
+    ("2 - 3 - 4", 2 - 3 - 4),
+    ("2 - (3 - 4)", 2 - (3 - 4)),
+    ("24 / 4 / 2", 24 / 4 / 2),
+    ("24 / (4 / 2)", 24 / (4 / 2)),
+    ("2 ** 3 ** 2", 2**3**2),
+    ("(2 ** 3) ** 2", (2**3) ** 2),
+    ("-2 ** 2", -(2**2)),
+    ("(-2) ** 2", (-2) ** 2),
+    ("2 ** -1", 2**-1),
+    ("-a * b", -a * b),
+    ("a * -b + c", a * -b + c),
+    ("a - -b", a - -b),
+    ("+a - b / c", +a - b / c),
+    ("a ** b ** -c", a**b**-c),
+    ("-a ** -b", -(a**-b)),
+    ("--a", -(-a)),  # noqa: B002
+    ("1e-3 * a + .5", 1e-3 * a + 0.5),
+    ("2.5e2 / a ** 2", 2.5e2 / a**2),
+    ("-(a + b) * c", -(a + b) * c),
+    ("a / b * c", a / b * c),
+    ("a - b + c", a - b + c),
+    ("a * (b - c) ** 2", a * (b - c) ** 2),
+    ("((a))", a),
+    ("a*b+c", a * b + c),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ARITHMETIC)
+def test_precedence_and_associativity_match_python(text, expected):
+    assert evaluate(parse_loss(text), ENV, step=0) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), ARITHMETIC)
+def test_formula_reads_back_equal(text, expected):
+    expr = parse_loss(text)
+    assert parse_loss(to_formula(expr)) == expr
+    assert hash(parse_loss(to_formula(expr))) == hash(expr)
+
+
+def test_tree_shape():
+    assert parse_loss("recon + beta * kl") == Binary(
+        "+", Name("recon"), Binary("*", Name("beta"), Name("kl"))
+    )
+    assert parse_loss("-a ** 2") == Unary("-", Binary("**", Name("a"), Number(2.0)))
+    assert parse_loss("cyclical(0, 1, 1e3)") == Call(
+        "cyclical", (Number(0.0), Number(1.0), Number(1000.0))
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "formula"),
+    [
+        ("recon+beta*kl", "recon + beta * kl"),
+        ("((a + b)) * c", "(a + b) * c"),
+        ("(a - b) - c", "a - b - c"),
+        ("a - (b - c)", "a - (b - c)"),
+        ("-(a ** 2)", "-a ** 2"),
+        ("(-a) ** 2", "(-a) ** 2"),
+        ("2 ** (3 ** 2)", "2 ** 3 ** 2"),
+        ("1e-3 * x + 2.50", "0.001 * x + 2.5"),
+        ("abs(kl - linear(0., 25, 1e5))", "abs(kl - linear(0, 25, 100000))"),
+    ],
+)
+def test_to_formula_is_canonical_with_fewest_parentheses(text, formula):
+    assert to_formula(parse_loss(text)) == formula
+
+
+def test_tensors():
+    recon, kl = torch.tensor([1.0, 2.0]), torch.tensor([0.5, 4.0])
+    value = evaluate(
+        parse_loss("recon + beta * kl"), {"recon": recon, "kl": kl, "beta": 4.0}, step=0
+    )
+    assert torch.equal(value, torch.tensor([3.0, 18.0]))
+
+
+def test_disentangled_beta_vae_loss_at_half_of_the_ramp():
+    expr = parse_loss("recon + gamma * abs(kl - linear(0, 25, 100000))")
+    env = {"recon": torch.ones(2), "kl": torch.tensor([10.0, 20.0]), "gamma": 1000.0}
+    value = evaluate(expr, env, step=50_000)
+    assert torch.equal(value, torch.tensor([2501.0, 7501.0]))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("abs(x)", [1.5, 0.0, 2.0]),
+        ("min(x, 0)", [-1.5, 0.0, 0.0]),
+        ("min(0.5, x)", [-1.5, 0.0, 0.5]),
+        ("max(x, 0)", [0.0, 0.0, 2.0]),
+        ("max(x, y)", [1.0, 1.0, 2.0]),
+        ("min(x, y)", [-1.5, 0.0, 1.0]),
+        ("clamp(x, -1, 1)", [-1.0, 0.0, 1.0]),
+        ("clamp(x, y - 2, 1)", [-1.0, 0.0, 1.0]),
+        ("clamp(0.5, x, y)", [0.5, 0.5, 1.0]),
+        ("sqrt(x * x)", [1.5, 0.0, 2.0]),
+        ("exp(x * 0)", [1.0, 1.0, 1.0]),
+        ("log(exp(y))", [1.0, 1.0, 1.0]),
+    ],
+)
+def test_math_functions_on_tensors(text, expected):
+    env = {"x": torch.tensor([-1.5, 0.0, 2.0]), "y": torch.ones(3)}
+    assert torch.equal(evaluate(parse_loss(text), env, step=0), torch.tensor(expected))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("abs(-a)", 2.0),
+        ("min(a, b)", 2.0),
+        ("max(a, b)", 3.0),
+        ("clamp(c, a, b)", 3.0),
+        ("clamp(-c, a, b)", 2.0),
+        ("exp(0)", 1.0),
+        ("log(1)", 0.0),
+        ("sqrt(a * 8)", 4.0),
+        ("warmup(4) + cyclical(0, 1, 8, 0.25)", 0.5 + 1.0),
+        ("warmup(4, 2 * 3)", 3.0),
+    ],
+)
+def test_math_functions_and_schedules_on_floats(text, expected):
+    value = evaluate(parse_loss(text), ENV, step=2)
+    assert type(value) is float
+    assert value == expected
+
+
+def test_schedules_follow_the_step():
+    expr = parse_loss("linear(0, 25, 100000)")
+    assert [evaluate(expr, {}, step=s) for s in (0, 50_000, 100_000, 300_000)] == [
+        0.0,
+        12.5,
+        25.0,
+        25.0,
+    ]
+
+
+def test_free_names_exclude_functions():
+    expr = parse_loss("recon + gamma * abs(kl - linear(0, 25, 100000)) + min(kl, tc) / -beta")
+    assert free_names(expr) == frozenset({"recon", "gamma", "kl", "tc", "beta"})
+    assert free_names(parse_loss("2 * warmup(10)")) == frozenset()
+
+
+def test_to_python():
+    def name(id):
+        return f"v[{id!r}]"
+
+    assert to_python(parse_loss("recon + beta * kl"), name) == "v['recon'] + v['beta'] * v['kl']"
+    assert (
+        to_python(parse_loss("recon + gamma * abs(kl - linear(0, 25, 1e5))"), name, step="i")
+        == "v['recon'] + v['gamma'] * torch.abs(v['kl'] - linear(0, 25, 100000, step=i))"
+    )
+    assert (
+        to_python(parse_loss("-(a - b) ** 2 / min(a, 2) + max(1, 2) * clamp(c, 0, a)"), name)
+        == "-(v['a'] - v['b']) ** 2 / torch.clamp(v['a'], max=2) + max(1, 2)"
+        " * torch.clamp(v['c'], 0, v['a'])"
+    )
+
+
+def _syntax_error(text, **where):
+    with pytest.raises(LossSyntaxError) as error:
+        parse_loss(text, **where)
+    return error.value
+
+
+def test_syntax_error_shows_a_caret_under_the_fault():
+    error = _syntax_error("recon + * kl", file="beta_vae.toml", key="objective.loss")
+    assert (error.line, error.column) == (1, 9)
+    assert str(error) == (
+        "beta_vae.toml:1:9: objective.loss: unexpected '*' in loss expression\n"
+        "    recon + * kl\n"
+        "            ^"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "message"),
+    [
+        ("recon +", 1, 8, "unexpected end of loss expression\n    recon +\n           ^"),
+        ("(a + b", 1, 7, "unexpected end of loss expression\n    (a + b\n          ^"),
+        ("a b", 1, 3, "unexpected 'b' in loss expression\n    a b\n      ^"),
+        ("a $ b", 1, 3, "unexpected character '$' in loss expression\n    a $ b\n      ^"),
+        ("recon\n  + * kl", 2, 5, "unexpected '*' in loss expression\n      + * kl\n        ^"),
+        (
+            "f(a, b=1)",
+            1,
+            7,
+            "unexpected character '=' in loss expression\n    f(a, b=1)\n          ^",
+        ),
+    ],
+)
+def test_syntax_errors(text, line, column, message):
+    error = _syntax_error(text)
+    assert (error.line, error.column, str(error)) == (line, column, message)
+
+
+def test_empty_loss():
+    assert str(_syntax_error("  ")) == 'empty loss expression; fix: write e.g. loss = "recon + kl"'
+
+
+def test_unknown_function_names_the_closest():
+    error = _syntax_error("recon + lineer(0, 25, 100000)")
+    assert error.suggestions == ["linear"]
+    assert str(error) == (
+        "unknown function 'lineer' in loss expression (known: abs, clamp, cyclical, exp, linear,"
+        " log, max, min, sqrt, warmup)\n"
+        "    recon + lineer(0, 25, 100000)\n"
+        "            ^; closest valid choice: 'linear'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("linear(0, 25)", "linear() takes 3 arguments (start, end, steps), got 2"),
+        ("abs(a, b)", "abs() takes 1 argument (x), got 2"),
+        ("warmup()", "warmup() takes 1 or 2 arguments (steps, value=1.0), got 0"),
+        (
+            "cyclical(0, 1, 2, 0.5, 9)",
+            "cyclical() takes 3 or 4 arguments (start, end, period, ratio=0.5), got 5",
+        ),
+    ],
+)
+def test_wrong_number_of_arguments(text, message):
+    assert str(_syntax_error(text)) == f"{message}\n    {text}\n    ^"
+
+
+def test_schedule_arguments_must_be_constant():
+    error = _syntax_error("recon + linear(0, beta, 100) * kl")
+    assert (error.line, error.column) == (1, 19)
+    assert str(error) == (
+        "linear() argument 'end' must be a constant number, got 'beta'\n"
+        "    recon + linear(0, beta, 100) * kl\n"
+        "                      ^"
+    )
+
+
+def test_schedule_arguments_are_checked_when_parsed():
+    assert str(_syntax_error("warmup(-2 * 5)")) == (
+        "warmup() steps must be > 0, got -10\n    warmup(-2 * 5)\n    ^"
+    )
+
+
+def test_unknown_name_when_evaluated():
+    with pytest.raises(SpecError) as error:
+        evaluate(parse_loss("recon + kll"), {"recon": 1.0, "kl": 2.0}, step=0)
+    assert str(error.value) == (
+        "loss expression refers to unknown name 'kll'; closest valid choice: 'kl'"
+    )
+
+
+def test_import_does_not_import_torch():
+    code = "import sys, gaespec.spec.loss; print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "False\n"
