@@ -25,14 +25,18 @@ class GaespecError(Exception):
         choices: Iterable[str] | None = None,
         name: str | None = None,
         fix: str | None = None,
+        context: str | None = None,
     ):
         self.message = message
         self.file = None if file is None else str(file)
         self.key = key
         self.line = line
         self.column = column
-        self.suggestions = closest(name, choices) if name is not None and choices else []
+        self.name = name
+        self.choices = list(choices) if choices is not None else None
+        self.suggestions = closest(name, self.choices) if name is not None and self.choices else []
         self.fix = fix
+        self.context = context
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -53,17 +57,21 @@ class GaespecError(Exception):
             text += f"; fix: {self.fix}"
         return text
 
+    def detail(self) -> str:
+        """The one-line message, then the offending text with a caret under the fault, if any."""
+        return str(self) + (f"\n{self.context}" if self.context else "")
+
 
 class SpecError(GaespecError):
     """A spec file that cannot be loaded, parsed or validated."""
 
 
-class LossSyntaxError(SpecError):
-    """A `loss = "..."` expression that the loss grammar rejects."""
-
-
 class GraphError(SpecError):
     """A spec that lowers to a graph that does not hold together (names, cycles, shapes)."""
+
+
+class LossSyntaxError(GraphError):
+    """A `loss = "..."` expression that the loss grammar rejects."""
 
 
 class DataError(GaespecError):
@@ -76,3 +84,7 @@ class TrainingError(GaespecError):
 
 class RunError(GaespecError):
     """A run directory that is missing, incomplete or not a gaespec run."""
+
+
+class SamplerError(GaespecError):
+    """A sampler that cannot be made, fitted or drawn from (unknown name, too few codes)."""

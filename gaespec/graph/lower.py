@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import networkx as nx
 
+from gaespec.errors import LossSyntaxError
 from gaespec.graph.model_graph import ModelGraph, Objective, node
 from gaespec.graph.shapes import infer_shapes
 from gaespec.spec.loss import free_names, parse_loss
@@ -127,6 +128,15 @@ def _stages(spec: Spec, g: nx.DiGraph) -> tuple[str, ...]:
     return tuple(n for n in order if n in spec.modules and spec.modules[n].outputs())
 
 
+def _parse(spec: Spec, text: str, key: str):
+    """Parse a loss; a fault is reported at the TOML line of `key`, the column within the loss."""
+    try:
+        return parse_loss(text)
+    except LossSyntaxError as error:
+        raise spec.error(error.message, key, cls=LossSyntaxError, name=error.name,
+                         choices=error.choices, fix=error.fix, context=error.context) from None
+
+
 def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
     trainable = [d["name"] for _, d in g.nodes(data=True) if d["role"] == "module" and d["trainable"]]
     loss_names = set(spec.terms) | set(spec.params) | set(spec.schedules)
@@ -137,7 +147,7 @@ def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
     objectives = []
     for i, objective in enumerate(spec.all_objectives):
         key = _objective_key(spec, i)
-        loss = parse_loss(objective.loss, file=spec.origin(f"{key}.loss"), key=f"{key}.loss")
+        loss = _parse(spec, objective.loss, f"{key}.loss")
         here = node("objective", objective.name)
         g.add_node(here, role="objective", name=objective.name)
         for name in sorted(free_names(loss)):

@@ -56,8 +56,10 @@ def _resolve_parent(name: str, child: Path) -> Path:
         if candidate.exists():
             return candidate.resolve()
     known = {p.stem for p in child.parent.glob("*.toml")} | set(builtin_specs())
+    line, column = _locate(str(child), ("extends",))
     raise SpecError(
-        f"unknown parent spec '{name}'", file=str(child), key="extends", name=name, choices=known
+        f"unknown parent spec '{name}'", file=str(child), key="extends", line=line, column=column,
+        name=name, choices=known,
     )
 
 
@@ -89,10 +91,14 @@ def _mark(origins: dict, at: Path_, value: Any, file: str) -> None:
 
 
 def _load_chain(path: Path, seen: tuple[Path, ...], origins: dict) -> dict:
-    path = path.resolve()
-    if path in seen:
-        cycle = " → ".join(p.name for p in (*seen[seen.index(path) :], path))
-        raise SpecError(f"cycle in extends: {cycle}", file=str(seen[-1]), key="extends")
+    here = path.resolve()
+    if here in seen:
+        chain = (*seen, here)
+        cycle = " → ".join(p.name for p in chain[chain.index(here) :])
+        line, column = _locate(str(seen[-1]), ("extends",))
+        raise SpecError(
+            f"cycle in extends: {cycle}", file=str(seen[-1]), key="extends", line=line, column=column
+        )
     raw = _read_toml(path, referrer=str(seen[-1]) if seen else None)
     parent_name = raw.pop("extends", None)
     if parent_name is None:
@@ -100,7 +106,7 @@ def _load_chain(path: Path, seen: tuple[Path, ...], origins: dict) -> dict:
         return raw
     if not isinstance(parent_name, str):
         raise SpecError("extends must be a spec name or a path string", file=str(path), key="extends")
-    parent = _load_chain(_resolve_parent(parent_name, path), (*seen, path), origins)
+    parent = _load_chain(_resolve_parent(parent_name, path), (*seen, here), origins)
     return _merge(parent, raw, origins, str(path))
 
 
@@ -129,15 +135,25 @@ def parse_overrides(items: Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:
 def _apply_overrides(raw: dict, overrides: Mapping[str, Any], origins: dict) -> dict:
     for dotted, value in overrides.items():
         path = tuple(dotted.split("."))
-        node = raw
+        node: Any = raw
         for i, part in enumerate(path[:-1]):
+            at = ".".join(path[: i + 1])
+            if isinstance(node, list):  # an array of tables, e.g. objectives.1.params
+                if not part.isdigit() or int(part) >= len(node):
+                    raise SpecError(
+                        f"cannot set '{dotted}': '{at}' is not an index of a list of "
+                        f"{len(node)}", key=OVERRIDE,
+                    )
+                node = node[int(part)]
+                continue
             nxt = node.setdefault(part, {})
-            if not isinstance(nxt, dict):
+            if not isinstance(nxt, (dict, list)):
                 raise SpecError(
-                    f"cannot set '{dotted}': '{'.'.join(path[: i + 1])}' is a value, not a table",
-                    key=OVERRIDE,
+                    f"cannot set '{dotted}': '{at}' is a value, not a table", key=OVERRIDE
                 )
             node = nxt
+        if isinstance(node, list):
+            raise SpecError(f"cannot set '{dotted}': give a key inside one entry", key=OVERRIDE)
         node[path[-1]] = value
         _mark(origins, path, value, OVERRIDE)
     return raw

@@ -312,7 +312,7 @@ class _ToExpr(Transformer):
 def _context(text: str, line: int, column: int) -> str:
     source = text.split("\n")[line - 1].rstrip("\r")
     pad = "".join(c if c == "\t" else " " for c in source[: column - 1])
-    return f"\n    {source}\n    {pad}^"
+    return f"    {source}\n    {pad}^"
 
 
 def _describe(error: UnexpectedInput, text: str) -> tuple[str, int, int]:
@@ -343,12 +343,14 @@ def parse_loss(text: str, *, file: str | None = None, key: str | None = None) ->
         if not isinstance(e.orig_exc, _Fault):
             raise
         fault = e.orig_exc
+    where = f"column {fault.column}" if "\n" not in text else f"line {fault.line} column {fault.column}"
     raise LossSyntaxError(
-        fault.message + _context(text, fault.line, fault.column),
+        f"{fault.message} at {where} of {text.strip()!r}",
         file=file,
         key=key,
         line=fault.line,
         column=fault.column,
+        context=_context(text, fault.line, fault.column),
         name=fault.name,
         choices=fault.choices,
     )

@@ -209,14 +209,15 @@ class Spec(Strict):
             self._source,
         )
 
-    def error(self, message: str, key: str, **details) -> GraphError:
+    def error(self, message: str, key: str, *, cls: type[GraphError] = GraphError,
+              **details) -> GraphError:
         """A GraphError at `key`, naming the file (of the `extends` chain) that set it, and its line."""
         file = self.origin(key)
         path = tuple(key.split("."))
         line = column = None
         if file and file != "--set":
             line, column = locate(file, path)
-        return GraphError(message, file=file, key=key, line=line, column=column, **details)
+        return cls(message, file=file, key=key, line=line, column=column, **details)
 
     @model_validator(mode="after")
     def _one_objective_form(self) -> Spec:

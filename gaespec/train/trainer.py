@@ -120,6 +120,24 @@ class Trainer:
                     fix="lower the learning rate, or check the data's range",
                 )
 
+    def train_step(self, x: torch.Tensor):
+        """One optimiser step of every objective on batch x; each backward reaches only its own
+        parameter group, then every optimiser steps. Returns the model's output."""
+        out = self.model(x, step=self.step, epoch=self.epoch)
+        self._check_finite(out)
+        names = [o.name for o in self.objectives]
+        for optimizer in self.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        for j, name in enumerate(names):
+            out.losses[name].backward(inputs=self.groups[name], retain_graph=j < len(names) - 1)
+        for name in names:
+            self.optimizers[name].step()
+            scheduler = self.schedulers[name]
+            if scheduler is not None and self._interval(name) == "step":
+                scheduler.step()
+        self.step += 1
+        return out
+
     def train_epoch(self) -> dict[str, float]:
         """One pass over this rank's share of the training split; the mean of every term."""
         self.model.train()
@@ -127,31 +145,20 @@ class Trainer:
         order = epoch_order(len(x_all), seed=self.seed, epoch=self.epoch, rank=self.rank,
                             world_size=self.world_size)
         batches = torch.split(order, self.batch_size)
+        if len(batches) > 1 and len(batches[-1]) == 1:
+            batches = batches[:-1]  # batch norm cannot train on a batch of one
         sums: dict[str, torch.Tensor] = {}
         seen = 0
         bar = tqdm(batches, desc=f"epoch {self.epoch + 1}", leave=False, disable=not self.progress,
                    unit="batch", dynamic_ncols=True)
-        names = [o.name for o in self.objectives]
         for i, index in enumerate(bar):
-            x = x_all[index].to(self.device, non_blocking=True)
-            out = self.model(x, step=self.step, epoch=self.epoch)
-            self._check_finite(out)
-            for optimizer in self.optimizers.values():
-                optimizer.zero_grad(set_to_none=True)
-            for j, name in enumerate(names):
-                out.losses[name].backward(inputs=self.groups[name], retain_graph=j < len(names) - 1)
-            for name in names:
-                self.optimizers[name].step()
-                scheduler = self.schedulers[name]
-                if scheduler is not None and self._interval(name) == "step":
-                    scheduler.step()
-            self.step += 1
+            out = self.train_step(x_all[index].to(self.device, non_blocking=True))
             n = len(index)
             seen += n
             for name, value in (*out.terms.items(), *out.losses.items()):
                 sums[name] = sums.get(name, 0.0) + value.detach() * n
             if i % 10 == 0:
-                bar.set_postfix({k: f"{out.losses[k].item():.4g}" for k in names})
+                bar.set_postfix({k: f"{v.item():.4g}" for k, v in out.losses.items()})
         bar.close()
         return {name: (total / seen).item() for name, total in sums.items()}
 

@@ -191,35 +191,43 @@ def _syntax_error(text, **where):
     return error.value
 
 
-def test_syntax_error_shows_a_caret_under_the_fault():
+def _where(text, line, column):
+    at = f"column {column}" if "\n" not in text else f"line {line} column {column}"
+    return f"at {at} of {text.strip()!r}"
+
+
+def test_syntax_error_is_one_line_and_shows_a_caret_in_detail():
     error = _syntax_error("recon + * kl", file="beta_vae.toml", key="objective.loss")
     assert (error.line, error.column) == (1, 9)
     assert str(error) == (
-        "beta_vae.toml:1:9: objective.loss: unexpected '*' in loss expression\n"
-        "    recon + * kl\n"
-        "            ^"
+        "beta_vae.toml:1:9: objective.loss: unexpected '*' in loss expression "
+        "at column 9 of 'recon + * kl'"
     )
+    assert error.detail() == str(error) + "\n    recon + * kl\n            ^"
 
 
 @pytest.mark.parametrize(
-    ("text", "line", "column", "message"),
+    ("text", "line", "column", "message", "caret"),
     [
-        ("recon +", 1, 8, "unexpected end of loss expression\n    recon +\n           ^"),
-        ("(a + b", 1, 7, "unexpected end of loss expression\n    (a + b\n          ^"),
-        ("a b", 1, 3, "unexpected 'b' in loss expression\n    a b\n      ^"),
-        ("a $ b", 1, 3, "unexpected character '$' in loss expression\n    a $ b\n      ^"),
-        ("recon\n  + * kl", 2, 5, "unexpected '*' in loss expression\n      + * kl\n        ^"),
+        ("recon +", 1, 8, "unexpected end of loss expression", "    recon +\n           ^"),
+        ("(a + b", 1, 7, "unexpected end of loss expression", "    (a + b\n          ^"),
+        ("a b", 1, 3, "unexpected 'b' in loss expression", "    a b\n      ^"),
+        ("a $ b", 1, 3, "unexpected character '$' in loss expression", "    a $ b\n      ^"),
+        ("recon\n  + * kl", 2, 5, "unexpected '*' in loss expression", "      + * kl\n        ^"),
         (
             "f(a, b=1)",
             1,
             7,
-            "unexpected character '=' in loss expression\n    f(a, b=1)\n          ^",
+            "unexpected character '=' in loss expression",
+            "    f(a, b=1)\n          ^",
         ),
     ],
 )
-def test_syntax_errors(text, line, column, message):
+def test_syntax_errors(text, line, column, message, caret):
     error = _syntax_error(text)
-    assert (error.line, error.column, str(error)) == (line, column, message)
+    assert (error.line, error.column) == (line, column)
+    assert str(error) == f"{message} {_where(text, line, column)}"
+    assert error.context == caret
 
 
 def test_empty_loss():
@@ -227,14 +235,14 @@ def test_empty_loss():
 
 
 def test_unknown_function_names_the_closest():
-    error = _syntax_error("recon + lineer(0, 25, 100000)")
+    text = "recon + lineer(0, 25, 100000)"
+    error = _syntax_error(text)
     assert error.suggestions == ["linear"]
     assert str(error) == (
         "unknown function 'lineer' in loss expression (known: abs, clamp, cyclical, exp, linear,"
-        " log, max, min, sqrt, warmup)\n"
-        "    recon + lineer(0, 25, 100000)\n"
-        "            ^; closest valid choice: 'linear'"
+        f" log, max, min, sqrt, warmup) {_where(text, 1, 9)}; closest valid choice: 'linear'"
     )
+    assert error.context == "    recon + lineer(0, 25, 100000)\n            ^"
 
 
 @pytest.mark.parametrize(
@@ -250,23 +258,24 @@ def test_unknown_function_names_the_closest():
     ],
 )
 def test_wrong_number_of_arguments(text, message):
-    assert str(_syntax_error(text)) == f"{message}\n    {text}\n    ^"
+    error = _syntax_error(text)
+    assert str(error) == f"{message} {_where(text, 1, 1)}"
+    assert error.context == f"    {text}\n    ^"
 
 
 def test_schedule_arguments_must_be_constant():
-    error = _syntax_error("recon + linear(0, beta, 100) * kl")
+    text = "recon + linear(0, beta, 100) * kl"
+    error = _syntax_error(text)
     assert (error.line, error.column) == (1, 19)
     assert str(error) == (
-        "linear() argument 'end' must be a constant number, got 'beta'\n"
-        "    recon + linear(0, beta, 100) * kl\n"
-        "                      ^"
+        f"linear() argument 'end' must be a constant number, got 'beta' {_where(text, 1, 19)}"
     )
+    assert error.context == "    recon + linear(0, beta, 100) * kl\n                      ^"
 
 
 def test_schedule_arguments_are_checked_when_parsed():
-    assert str(_syntax_error("warmup(-2 * 5)")) == (
-        "warmup() steps must be > 0, got -10\n    warmup(-2 * 5)\n    ^"
-    )
+    text = "warmup(-2 * 5)"
+    assert str(_syntax_error(text)) == f"warmup() steps must be > 0, got -10 {_where(text, 1, 1)}"
 
 
 def test_unknown_name_when_evaluated():

@@ -1,0 +1,5 @@
+"""`python -m gaespec` runs the command-line interface."""
+
+from gaespec.cli import main
+
+main()

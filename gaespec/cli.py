@@ -1,0 +1,250 @@
+"""The `gaespec` command: list, validate, explain, train, sample, eval.
+
+A user error (bad spec, bad data, bad run folder) prints one line and exits with status 1; no
+traceback. Commands that only read specs (list, validate, explain) never import torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gaespec.errors import GaespecError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Generative autoencoders compiled from declarative TOML specs.",
+)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a spec value, e.g. --set params.beta=4 (repeatable)."),
+]
+
+
+def _fail(error: GaespecError) -> None:
+    typer.echo(f"error: {error}", err=True)
+    if getattr(error, "context", None):
+        typer.echo(error.context, err=True)
+    raise typer.Exit(1)
+
+
+def user_errors(command):
+    """Run a command; a GaespecError becomes one line on stderr and exit status 1."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except GaespecError as error:
+            _fail(error)
+
+    return run
+
+
+@app.command("list")
+@user_errors
+def list_() -> None:
+    """List the built-in specs and every component kind, net, data source and sampler."""
+    from gaespec.nets import arch_names
+    from gaespec.spec.load import builtin_specs, load_spec
+    from gaespec.spec.vocabulary import DECLARATIONS
+
+    typer.echo("specs (specs/models):")
+    for name, path in builtin_specs().items():
+        try:
+            summary = load_spec(path).model.summary
+        except GaespecError as error:
+            summary = f"(invalid: {error})"
+        typer.echo(f"  {name:<12} {summary}")
+    for role, registry in DECLARATIONS.items():
+        typer.echo(f"{role} kinds:")
+        for kind, cls in registry.items():
+            typer.echo(f"  {kind:<22} {cls.summary}")
+    typer.echo("nets: " + ", ".join(arch_names()) + ", or package.module:Class")
+    typer.echo("data: mnist5k (default), sklearn_digits, mnist:DIR, PATH.npy, PATH.npz")
+    typer.echo("samplers: prior, gmm")
+
+
+@app.command()
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="Spec files to check.")],
+    set_: SetOption = None,
+) -> None:
+    """Load, lower and check each spec (names, cycles, gradients, shapes); nothing is trained."""
+    from gaespec.graph.lower import lower
+    from gaespec.spec.load import load_spec
+
+    failed = 0
+    for path in specs:
+        try:
+            graph = lower(load_spec(path, set_ or []))
+        except GaespecError as error:
+            failed += 1
+            typer.echo(f"error: {error}", err=True)
+            continue
+        typer.echo(f"ok  {path}  ({graph.name}: {len(graph.objectives)} objective(s), "
+                   f"{len(graph.spec.terms)} term(s))")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def explain(spec: Path, set_: SetOption = None) -> None:
+    """Show the resolved spec, each objective's loss as a formula, and the graph's nodes."""
+    from gaespec.graph.lower import lower
+    from gaespec.spec.load import load_spec
+    from gaespec.spec.loss import to_formula
+    from gaespec.spec.toml_writer import dumps
+
+    graph = lower(load_spec(spec, set_ or []))
+    data = graph.spec.model_dump(mode="json", exclude_none=True)
+    if not data["objectives"]:
+        del data["objectives"]
+    typer.echo(f"# {graph.name}: resolved spec")
+    typer.echo(dumps(data))
+    typer.echo("# objectives")
+    for objective in graph.objectives:
+        typer.echo(f"{objective.name} = {to_formula(objective.loss)}")
+        typer.echo(f"    trains: {', '.join(objective.params)}  "
+                   f"optimizer: {objective.optimizer.name} lr={objective.optimizer.lr}")
+    typer.echo("\n# graph")
+    g = graph.graph
+    for role in ("tensor", "module", "term", "param", "schedule", "objective"):
+        names = graph.nodes(role)
+        if not names:
+            continue
+        typer.echo(f"{role}s:")
+        for name in names:
+            attrs = g.nodes[f"{role}:{name}"]
+            inputs = [g.nodes[p]["name"] + (" (detached)" if g.edges[p, f"{role}:{name}"].get(
+                "detached") else "") for p in g.predecessors(f"{role}:{name}")]
+            extra = ""
+            if role == "tensor":
+                shape = attrs.get("shape")
+                extra = "×".join(map(str, shape)) if shape else "(set when built)"
+            elif "kind" in attrs:
+                extra = attrs["kind"]
+            arrow = f"  ← {', '.join(inputs)}" if inputs else ""
+            typer.echo(f"  {name:<16} {extra}{arrow}")
+
+
+@app.command()
+@user_errors
+def train(
+    spec: Path,
+    data: Annotated[str | None, typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, x.npy")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default: the spec's)")] = None,
+    set_: SetOption = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<name>)")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out")] = False,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if present)")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+) -> None:
+    """Train a spec; writes the run folder, then samples and reconstructions of test images."""
+    import torch
+
+    from gaespec.images import reconstruction_grid, save_grid
+    from gaespec.metrics import reconstruction_mse
+    from gaespec.runs import RECONSTRUCTIONS, SAMPLES
+    from gaespec.spec.load import load_spec
+    from gaespec.train.run import train as train_run
+
+    loaded = load_spec(spec, set_ or [])
+    run = train_run(loaded, data=data, epochs=epochs, out=out, resume=resume,
+                    progress=not quiet and sys.stderr.isatty(), device=device)
+    model = run.model.eval()
+    with torch.no_grad():
+        x = run.data.test.x[:32].to(next(model.parameters()).device)
+        save_grid(reconstruction_grid(x, model.reconstruct(x)), run.path / RECONSTRUCTIONS)
+        torch.manual_seed(loaded.train.seed)
+        save_grid(model.sample(64), run.path / SAMPLES)
+    mse = reconstruction_mse(model, run.data.test.x)
+    typer.echo(f"test MSE (last epoch, posterior mean): {mse:.4f}")
+    typer.echo(f"run:             {run.path}")
+    typer.echo(f"samples:         {run.path / SAMPLES}")
+    typer.echo(f"reconstructions: {run.path / RECONSTRUCTIONS}")
+
+
+@app.command()
+@user_errors
+def sample(
+    run: Path,
+    sampler: Annotated[str, typer.Option(help="prior or gmm (fitted on training codes)")] = "prior",
+    n: Annotated[int, typer.Option("-n", "--n", min=1, help="How many images")] = 64,
+    out: Annotated[Path | None, typer.Option(help="PNG grid (default RUN/samples-SAMPLER.png)")] = None,
+    seed: int = 0,
+    trust_code: Annotated[bool, typer.Option(help="Allow a run's custom nets to be imported")] = False,
+) -> None:
+    """Generate images from a trained run with a sampler; writes a PNG grid."""
+    import torch
+
+    from gaespec.data import load_data
+    from gaespec.images import save_grid
+    from gaespec.runs import load_run
+    from gaespec.samplers import make_sampler
+
+    model = load_run(run, trust_code=trust_code)
+    training = model.run.training
+    x_train = None
+    if sampler != "prior":
+        x_train = load_data(training.get("data", "mnist5k"), seed=training.get("seed", 0)).train.x
+    chosen = make_sampler(sampler)
+    chosen.fit(model, x_train)
+    images = chosen.sample(n, generator=torch.Generator().manual_seed(seed))
+    out = out or Path(run) / f"samples-{sampler}.png"
+    save_grid(images, out)
+    typer.echo(f"{n} samples ({sampler}): {out}")
+
+
+@app.command("eval")
+@user_errors
+def eval_(
+    run: Path,
+    split: Annotated[str, typer.Option(help="test or validation")] = "test",
+    which: Annotated[str, typer.Option(help="best (on validation) or last")] = "best",
+    trust_code: Annotated[bool, typer.Option(help="Allow a run's custom nets to be imported")] = False,
+) -> None:
+    """Evaluate a run: reconstruction MSE per pixel (posterior mean) and every loss term."""
+    import torch
+
+    from gaespec.data import load_data
+    from gaespec.metrics import reconstruction_mse
+    from gaespec.train.state import atomic_write_text
+
+    from gaespec.runs import load_run
+
+    if split not in ("test", "validation"):
+        raise GaespecError(f"split must be 'test' or 'validation', not '{split}'",
+                           name=split, choices=["test", "validation"])
+    model = load_run(run, which=which, trust_code=trust_code)
+    training = model.run.training
+    data = load_data(training.get("data", "mnist5k"), seed=training.get("seed", 0))
+    x = getattr(data, split).x
+    result = {"split": split, "weights": which, "images": len(x),
+              "mse": reconstruction_mse(model, x)}
+    torch.manual_seed(0)
+    with torch.no_grad():
+        sums: dict[str, float] = {}
+        for batch in torch.split(x, 500):
+            out = model(batch)
+            for name, value in (*out.terms.items(), *out.losses.items()):
+                sums[name] = sums.get(name, 0.0) + value.item() * len(batch)
+    result["terms"] = {name: total / len(x) for name, total in sums.items()}
+    atomic_write_text(Path(run) / f"eval-{split}-{which}.json", json.dumps(result, indent=2))
+    typer.echo(f"{split} MSE per pixel ({which} weights, {len(x)} images): {result['mse']:.5f}")
+    for name, value in result["terms"].items():
+        typer.echo(f"  {name:<16} {value:.4f}")
+
+
+def main() -> None:
+    """Entry point for `python -m gaespec`."""
+    app()
