@@ -27,7 +27,7 @@ def __getattr__(name: str):
 
         return lower
     if name == "train":
-        from gaespec.train.run import train
+        from gaespec.training.run import train
 
         return train
     if name == "load_run":

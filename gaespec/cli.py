@@ -156,7 +156,7 @@ def train(
     from gaespec.metrics import reconstruction_mse
     from gaespec.runs import RECONSTRUCTIONS, SAMPLES
     from gaespec.spec.load import load_spec
-    from gaespec.train.run import train as train_run
+    from gaespec.training.run import train as train_run
 
     loaded = load_spec(spec, set_ or [])
     run = train_run(loaded, data=data, epochs=epochs, out=out, resume=resume,
@@ -218,7 +218,7 @@ def eval_(
 
     from gaespec.data import load_data
     from gaespec.metrics import reconstruction_mse
-    from gaespec.train.state import atomic_write_text
+    from gaespec.training.state import atomic_write_text
 
     from gaespec.runs import load_run
 

@@ -1,4 +1,4 @@
-"""Image grids written as PNG files: samples, and originals above their reconstructions (arXiv:2206.08309)."""
+"""PNG image grids: samples, and originals above their reconstructions (as in arXiv:2206.08309)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False)
 
     from gaespec.compose import build
     from gaespec.spec.load import load_spec
-    from gaespec.train.state import load_state
+    from gaespec.training.state import load_state
 
     path = Path(path)
     if not (path / SPEC).exists():

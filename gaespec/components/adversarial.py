@@ -22,7 +22,7 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         widths = (dim, *decl.hidden)
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers += [nn.Linear(widths[-1], 1), nn.Sigmoid()]
         self.layers = nn.Sequential(*layers)

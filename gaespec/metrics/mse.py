@@ -1,4 +1,4 @@
-"""Reconstruction MSE per pixel from the posterior mean: the test MSE of the Pythae study (arXiv:2206.08309)."""
+"""Reconstruction MSE per pixel from the posterior mean: Pythae's test MSE (arXiv:2206.08309)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Samplers by name: fitted on a model's training codes, they give decoded images (arXiv:1903.12436).
+"""Samplers by name: fitted on a model's training codes, they decode images (arXiv:1903.12436).
 
-    images = gaespec.samplers.sample(model, "gmm", 64, run.data.train.x, seed=0)
+Example: `gaespec.samplers.sample(model, "gmm", 64, run.data.train.x, seed=0)` → (64 c h w).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The prior sampler: z ~ p(z), the model's own prior, decoded (Kingma & Welling, arXiv:1312.6114)."""
+"""Prior sampler: z ~ p(z), the model's own prior, decoded (Kingma & Welling, arXiv:1312.6114)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The registry of samplers by name (prior, gmm, ...), after Ghosh et al. 2020 (arXiv:1903.12436)."""
+"""The registry of samplers by name (prior, gmm, ...), as in Ghosh et al. (arXiv:1903.12436)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,10 @@ def _gaussian_by_hand(x, x_hat, scale):
     for i in range(k):
         for j in range(b):
             out[i][j] = scale * sum(
-                (a - c) ** 2 for a, c in zip(x[j].flatten().tolist(), x_hat[i, j].flatten().tolist())
+                (a - c) ** 2
+                for a, c in zip(
+                    x[j].flatten().tolist(), x_hat[i, j].flatten().tolist(), strict=True
+                )
             )
     return torch.tensor(out, dtype=torch.float64)
 
@@ -38,8 +41,10 @@ def _bernoulli_by_hand(x, x_hat, scale):
     out = [[0.0] * b for _ in range(k)]
     for i in range(k):
         for j in range(b):
-            pairs = zip(x[j].flatten().tolist(), x_hat[i, j].flatten().tolist())
-            out[i][j] = scale * sum(-(a * math.log(p) + (1 - a) * math.log(1 - p)) for a, p in pairs)
+            pairs = zip(x[j].flatten().tolist(), x_hat[i, j].flatten().tolist(), strict=True)
+            out[i][j] = scale * sum(
+                -(a * math.log(p) + (1 - a) * math.log(1 - p)) for a, p in pairs
+            )
     return torch.tensor(out, dtype=torch.float64)
 
 

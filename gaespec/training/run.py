@@ -21,8 +21,8 @@ from gaespec.graph.lower import lower
 from gaespec.spec.load import load_spec
 from gaespec.spec.schema import Spec
 from gaespec.spec.toml_writer import dumps
-from gaespec.train.state import atomic_write, atomic_write_text, load_state, save_state
-from gaespec.train.trainer import Trainer
+from gaespec.training.state import atomic_write, atomic_write_text, load_state, save_state
+from gaespec.training.trainer import Trainer
 
 
 @dataclass

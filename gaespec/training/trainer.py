@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from gaespec.errors import TrainingError
-from gaespec.train.optimizers import make_optimizer, make_scheduler
+from gaespec.training.optimizers import make_optimizer, make_scheduler
 
 
 def distributed_rank() -> tuple[int, int]:

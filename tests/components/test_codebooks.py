@@ -1,0 +1,131 @@
+"""The VQ codebook: nearest codeword, straight-through gradient, and its two losses."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+
+from gaespec.components.codebooks import CodebookLossTerm, CommitmentLossTerm, VQCodebook
+from gaespec.spec.declarations import modules, terms
+
+K, D = 8, 3
+
+
+def _codebook(seed: int = 0, num_embeddings: int = K) -> VQCodebook:
+    torch.manual_seed(seed)
+    return VQCodebook(modules.VQCodebook(num_embeddings=num_embeddings), "codebook", D)
+
+
+def _context(codebook: VQCodebook):
+    decl = modules.VQCodebook(num_embeddings=codebook.embeddings.num_embeddings)
+    return SimpleNamespace(spec=SimpleNamespace(modules={"codebook": decl}), terms={})
+
+
+def _z_e(k: int = 2, b: int = 5, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (0.3 * torch.randn(k, b, D, generator=g)).requires_grad_()
+
+
+def test_uniform_init_within_one_over_k():
+    codebook = _codebook(num_embeddings=512)
+    weight = codebook.embeddings.weight
+    assert weight.shape == (512, D)
+    assert weight.abs().max().item() <= 1 / 512
+    # spread over the whole range, not clustered at zero
+    assert weight.max().item() > 0.9 / 512 and weight.min().item() < -0.9 / 512
+
+
+def test_quantize_picks_the_nearest_codeword():
+    codebook = _codebook()
+    with torch.no_grad():
+        codebook.embeddings.weight.normal_()  # codewords spread far enough to tell apart
+    z_e = torch.randn(200, D)
+    codes, indices = codebook.quantize(z_e)
+    expected = torch.cdist(z_e, codebook.embeddings.weight).argmin(dim=1)
+    assert torch.equal(indices, expected)
+    assert torch.equal(codes, codebook.embeddings.weight[expected])
+
+
+def test_forward_writes_codes_indices_and_straight_through_output():
+    codebook = _codebook()
+    z_e = _z_e()
+    out = codebook({"z": z_e})
+    assert set(out) == {"z_q", "codebook.codes", "codebook.indices"}
+    assert out["codebook.indices"].shape == (2, 5)
+    weight = codebook.embeddings.weight
+    assert torch.equal(out["codebook.codes"], weight[out["codebook.indices"]])
+    torch.testing.assert_close(out["z_q"], out["codebook.codes"])
+
+
+def test_straight_through_gradient_is_the_identity():
+    codebook = _codebook()
+    z_e = _z_e()
+    z_q = codebook({"z": z_e})["z_q"]
+    target = torch.randn_like(z_q)
+    loss = ((z_q - target) ** 3).sum()
+    (grad_z_q,) = torch.autograd.grad(loss, z_q, retain_graph=True)
+    loss.backward()
+    torch.testing.assert_close(z_e.grad, grad_z_q)
+    assert codebook.embeddings.weight.grad is None
+
+
+def _terms_and_values(codebook: VQCodebook, z_e: torch.Tensor):
+    context = _context(codebook)
+    t = {"z": z_e, **codebook({"z": z_e})}
+    codebook_loss = CodebookLossTerm(terms.CodebookLoss(), "codebook_loss", context)
+    commitment = CommitmentLossTerm(terms.CommitmentLoss(), "commitment", context)
+    return t, codebook_loss, commitment
+
+
+def _by_hand(codebook: VQCodebook, z_e: torch.Tensor) -> float:
+    weight = codebook.embeddings.weight.detach()
+    k, b, _ = z_e.shape
+    total = 0.0
+    for i in range(k):
+        for j in range(b):
+            z = z_e[i, j].detach()
+            e = min(weight, key=lambda w, z=z: float(((z - w) ** 2).sum()))
+            total += sum((z[d] - e[d]).item() ** 2 for d in range(D))
+    return total / (k * b)
+
+
+def test_codebook_loss_moves_only_the_codebook():
+    codebook = _codebook()
+    z_e = _z_e()
+    t, codebook_loss, _ = _terms_and_values(codebook, z_e)
+    value = codebook_loss(t, None)
+    assert abs(value.item() - _by_hand(codebook, z_e)) < 1e-6
+    value.backward()
+    assert z_e.grad is None
+    grad = codebook.embeddings.weight.grad
+    used = t["codebook.indices"].unique()
+    assert grad[used].abs().sum() > 0
+    unused = torch.ones(K, dtype=torch.bool)
+    unused[used] = False
+    assert torch.equal(grad[unused], torch.zeros_like(grad[unused]))
+
+
+def test_commitment_moves_only_the_encoder_output():
+    codebook = _codebook()
+    z_e = _z_e()
+    t, _, commitment = _terms_and_values(codebook, z_e)
+    value = commitment(t, None)
+    assert abs(value.item() - _by_hand(codebook, z_e)) < 1e-6
+    value.backward()
+    assert codebook.embeddings.weight.grad is None
+    # d/dz_e of mean_(k b) Σ_d (z_e − e)² = 2 (z_e − e) / (k b)
+    expected = 2 * (z_e.detach() - t["codebook.codes"].detach()) / (2 * 5)
+    torch.testing.assert_close(z_e.grad, expected)
+
+
+def test_vqvae_model_routes_the_quantised_code_to_the_decoder(tiny_model):
+    torch.manual_seed(0)
+    model = tiny_model("vqvae")
+    out = model(torch.rand(4, 1, 6, 6))
+    t = out.tensors
+    torch.testing.assert_close(t["z_q"], t["codebook.codes"])
+    torch.testing.assert_close(t["x_hat"][0], model.decoder(t["z_q"][0]))
+    torch.testing.assert_close(out.terms["codebook_loss"], out.terms["commitment"])
+    expected = torch.cdist(t["z"][0], model.codebook.embeddings.weight).argmin(1)
+    assert torch.equal(t["codebook.indices"][0], expected)

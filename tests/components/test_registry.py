@@ -1,0 +1,48 @@
+"""Every declared kind has a torch implementation, and every implementation a declaration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import gaespec
+import gaespec.components  # noqa: F401  (registers every implementation)
+import gaespec.spec.declarations  # noqa: F401  (registers every declaration)
+from gaespec.components.registry import IMPLEMENTATIONS, implementation
+from gaespec.errors import SpecError
+from gaespec.spec.vocabulary import DECLARATIONS, ROLES
+
+SPECS = Path(__file__).resolve().parents[2] / "specs" / "models"
+
+
+def test_roles_agree():
+    assert set(DECLARATIONS) == set(IMPLEMENTATIONS) == set(ROLES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_declared_and_implemented_kinds_are_the_same(role):
+    declared = [kind for kind, _ in DECLARATIONS[role].items()]
+    implemented = [kind for kind, _ in IMPLEMENTATIONS[role].items()]
+    assert declared, role
+    assert declared == implemented
+
+
+@pytest.mark.parametrize("path", sorted(SPECS.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_kind_a_shipped_spec_uses_is_implemented(path):
+    spec = gaespec.load_spec(path)
+    used = [("posterior", spec.latent.posterior.kind)]
+    used += [("prior", spec.prior.kind)] if spec.prior is not None else []
+    used += [("module", decl.kind) for decl in spec.modules.values()]
+    used += [("term", decl.kind) for decl in spec.terms.values()]
+    for role, kind in used:
+        assert kind in IMPLEMENTATIONS[role], (role, kind)
+
+
+def test_unknown_kind_lists_what_exists():
+    with pytest.raises(SpecError) as err:
+        implementation("prior", "standard_norml")
+    assert str(err.value) == (
+        "unknown prior implementation 'standard_norml' (known: standard_normal); "
+        "closest valid choice: 'standard_normal'"
+    )

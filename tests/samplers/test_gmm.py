@@ -1,0 +1,147 @@
+from dataclasses import dataclass
+
+import pytest
+import torch
+from einops import rearrange
+from torch import nn
+
+import gaespec
+from gaespec.components.distributions import StandardNormalDistribution
+from gaespec.errors import SamplerError
+from gaespec.samplers import SAMPLERS, known_samplers, make_sampler, sample
+from gaespec.samplers.gmm import GMMSampler
+from gaespec.samplers.registry import sampler
+
+# ten well-separated centres in 2-d: a 5×2 grid with spacing 10
+CENTRES = torch.tensor([[10.0 * i, 10.0 * j] for i in range(5) for j in range(2)])
+
+
+@dataclass
+class StubPosterior:
+    """A posterior whose samples differ from its mean, so using rsample would show."""
+
+    mean: torch.Tensor
+
+    def rsample(self, k: int = 1) -> torch.Tensor:
+        return self.mean + 1000.0
+
+
+class StubModel(nn.Module):
+    """encode(x).mean = x (the codes are the inputs); decode(z) = z; prior N(0, I) in `dim`."""
+
+    def __init__(self, dim: int = 2):
+        super().__init__()
+        self.dim = dim
+        self.calls: list[tuple[int, bool, bool]] = []  # (batch size, training, grad enabled)
+
+    def encode(self, x: torch.Tensor) -> StubPosterior:
+        self.calls.append((len(x), self.training, torch.is_grad_enabled()))
+        return StubPosterior(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return z
+
+    def prior(self) -> StandardNormalDistribution:
+        return StandardNormalDistribution(self.dim)
+
+
+def tiny_vae():
+    """A VAE with one-layer MLPs of 32 and a 4-d latent space, on 1×28×28 images."""
+    spec = gaespec.load_spec(
+        "specs/models/vae.toml",
+        overrides=[
+            "encoder.arch='mlp'",
+            "decoder.arch='mlp'",
+            "encoder.hidden=[32]",
+            "decoder.hidden=[32]",
+            "latent.dim=4",
+        ],
+    )
+    return gaespec.build(spec)
+
+
+def clustered_codes(per_cluster: int = 100, std: float = 0.1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    noise = std * torch.randn(len(CENTRES), per_cluster, 2, generator=g)
+    return rearrange(CENTRES[:, None] + noise, "k n d -> (k n) d")
+
+
+def by_rows(t: torch.Tensor) -> torch.Tensor:
+    """Rows sorted by their grid cell: first coordinate, then second, each rounded to the grid."""
+    cell = torch.round(t / 10)
+    return t[torch.argsort(cell[:, 0] * 100 + cell[:, 1])]
+
+
+def test_fitted_means_are_the_known_centres():
+    s = make_sampler("gmm").fit(StubModel(), clustered_codes())
+    assert s.means.shape == (10, 2) and s.covariances.shape == (10, 2, 2)
+    assert torch.allclose(by_rows(s.means.float()), by_rows(CENTRES), atol=1e-1)
+    assert torch.allclose(s.weights, torch.full((10,), 0.1, dtype=torch.float64), atol=1e-6)
+
+
+def test_samples_fall_around_the_centres_evenly():
+    s = make_sampler("gmm").fit(StubModel(), clustered_codes())
+    z = s.sample(5000, generator=torch.Generator().manual_seed(1))
+    nearest = torch.cdist(z, CENTRES).argmin(1)
+    counts = torch.bincount(nearest, minlength=10) / len(z)
+    assert torch.allclose(counts, torch.full((10,), 0.1), atol=0.02)
+    spread = (z - CENTRES[nearest]).std(0)
+    assert torch.allclose(spread, torch.full((2,), 0.1), atol=0.02)
+
+
+def test_fit_embeds_with_the_posterior_mean_in_eval_batches_of_500():
+    model = StubModel().train()
+    s = make_sampler("gmm").fit(model, clustered_codes(per_cluster=120))
+    assert model.calls == [(500, False, False), (500, False, False), (200, False, False)]
+    assert model.training
+    assert s.means.abs().max() < 100  # rsample would have shifted every code by 1000
+
+
+def test_tiny_vae_images_shape_and_range():
+    model = tiny_vae()
+    images = sample(model, "gmm", 7, torch.rand(40, 1, 28, 28), seed=0, n_components=3)
+    assert images.shape == (7, 1, 28, 28)
+    assert images.min() >= 0 and images.max() <= 1
+
+
+def test_seeded_sampling_is_reproducible():
+    codes = clustered_codes()
+    a = sample(StubModel(), "gmm", 9, codes, seed=2)
+    assert torch.equal(a, sample(StubModel(), "gmm", 9, codes, seed=2))
+    assert not torch.equal(a, sample(StubModel(), "gmm", 9, codes, seed=3))
+
+
+def test_too_few_codes():
+    with pytest.raises(SamplerError) as e:
+        make_sampler("gmm").fit(StubModel(), torch.rand(3, 2))
+    assert str(e.value) == (
+        "the gmm sampler needs at least 10 training codes to fit 10 components, got 3; "
+        "fix: pass more training images or a smaller n_components"
+    )
+
+
+def test_bad_options():
+    with pytest.raises(SamplerError) as e:
+        make_sampler("gmm", n_component=5)
+    assert str(e.value) == (
+        "the gmm sampler has no option 'n_component' (options: n_components, seed); "
+        "closest valid choice: 'n_components'"
+    )
+    with pytest.raises(SamplerError) as e:
+        make_sampler("gmm", n_components=0)
+    assert str(e.value) == "the gmm sampler's n_components must be a positive integer, got 0"
+
+
+def test_unknown_name_lists_known_and_closest():
+    with pytest.raises(SamplerError) as e:
+        make_sampler("gmn")
+    known = ", ".join(known_samplers())
+    assert {"gmm", "prior"} <= set(known_samplers())
+    assert str(e.value) == f"unknown sampler 'gmn' (known: {known}); closest valid choice: 'gmm'"
+
+
+def test_registering_a_name_twice_raises():
+    known_samplers()
+    with pytest.raises(ValueError, match="^sampler 'gmm' is registered twice$"):
+        sampler("gmm")(type("Other", (GMMSampler,), {}))
+    assert SAMPLERS.get("gmm") is GMMSampler
