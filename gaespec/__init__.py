@@ -1,9 +1,9 @@
 """gaespec: generative autoencoders compiled from declarative TOML specs.
 
-    spec = gaespec.load_spec("specs/models/beta_vae.toml", overrides={"params.beta": 4})
-    model = gaespec.build(spec)
-    run = gaespec.train(spec, data="mnist5k", epochs=10, out="runs/beta_vae")
-    model = gaespec.load_run("runs/beta_vae")
+spec = gaespec.load_spec("specs/models/beta_vae.toml", overrides={"params.beta": 4})
+model = gaespec.build(spec)
+run = gaespec.train(spec, data="mnist5k", epochs=10, out="runs/beta_vae")
+model = gaespec.load_run("runs/beta_vae")
 """
 
 from __future__ import annotations

@@ -90,8 +90,10 @@ def validate(
             failed += 1
             typer.echo(f"error: {error}", err=True)
             continue
-        typer.echo(f"ok  {path}  ({graph.name}: {len(graph.objectives)} objective(s), "
-                   f"{len(graph.spec.terms)} term(s))")
+        typer.echo(
+            f"ok  {path}  ({graph.name}: {len(graph.objectives)} objective(s), "
+            f"{len(graph.spec.terms)} term(s))"
+        )
     if failed:
         raise typer.Exit(1)
 
@@ -114,8 +116,10 @@ def explain(spec: Path, set_: SetOption = None) -> None:
     typer.echo("# objectives")
     for objective in graph.objectives:
         typer.echo(f"{objective.name} = {to_formula(objective.loss)}")
-        typer.echo(f"    trains: {', '.join(objective.params)}  "
-                   f"optimizer: {objective.optimizer.name} lr={objective.optimizer.lr}")
+        typer.echo(
+            f"    trains: {', '.join(objective.params)}  "
+            f"optimizer: {objective.optimizer.name} lr={objective.optimizer.lr}"
+        )
     typer.echo("\n# graph")
     g = graph.graph
     for role in ("tensor", "module", "term", "param", "schedule", "objective"):
@@ -125,8 +129,11 @@ def explain(spec: Path, set_: SetOption = None) -> None:
         typer.echo(f"{role}s:")
         for name in names:
             attrs = g.nodes[f"{role}:{name}"]
-            inputs = [g.nodes[p]["name"] + (" (detached)" if g.edges[p, f"{role}:{name}"].get(
-                "detached") else "") for p in g.predecessors(f"{role}:{name}")]
+            inputs = [
+                g.nodes[p]["name"]
+                + (" (detached)" if g.edges[p, f"{role}:{name}"].get("detached") else "")
+                for p in g.predecessors(f"{role}:{name}")
+            ]
             extra = ""
             if role == "tensor":
                 shape = attrs.get("shape")
@@ -141,12 +148,16 @@ def explain(spec: Path, set_: SetOption = None) -> None:
 @user_errors
 def train(
     spec: Path,
-    data: Annotated[str | None, typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, x.npy")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, x.npy")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default: the spec's)")] = None,
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<name>)")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out")] = False,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if present)")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu or cuda (default: cuda if present)")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
 ) -> None:
     """Train a spec; writes the run folder, then samples and reconstructions of test images."""
@@ -159,8 +170,15 @@ def train(
     from gaespec.training.run import train as train_run
 
     loaded = load_spec(spec, set_ or [])
-    run = train_run(loaded, data=data, epochs=epochs, out=out, resume=resume,
-                    progress=not quiet and sys.stderr.isatty(), device=device)
+    run = train_run(
+        loaded,
+        data=data,
+        epochs=epochs,
+        out=out,
+        resume=resume,
+        progress=not quiet and sys.stderr.isatty(),
+        device=device,
+    )
     model = run.model.eval()
     with torch.no_grad():
         x = run.data.test.x[:32].to(next(model.parameters()).device)
@@ -180,9 +198,13 @@ def sample(
     run: Path,
     sampler: Annotated[str, typer.Option(help="prior or gmm (fitted on training codes)")] = "prior",
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="How many images")] = 64,
-    out: Annotated[Path | None, typer.Option(help="PNG grid (default RUN/samples-SAMPLER.png)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="PNG grid (default RUN/samples-SAMPLER.png)")
+    ] = None,
     seed: int = 0,
-    trust_code: Annotated[bool, typer.Option(help="Allow a run's custom nets to be imported")] = False,
+    trust_code: Annotated[
+        bool, typer.Option(help="Allow a run's custom nets to be imported")
+    ] = False,
 ) -> None:
     """Generate images from a trained run with a sampler; writes a PNG grid."""
     import torch
@@ -211,26 +233,34 @@ def eval_(
     run: Path,
     split: Annotated[str, typer.Option(help="test or validation")] = "test",
     which: Annotated[str, typer.Option(help="best (on validation) or last")] = "best",
-    trust_code: Annotated[bool, typer.Option(help="Allow a run's custom nets to be imported")] = False,
+    trust_code: Annotated[
+        bool, typer.Option(help="Allow a run's custom nets to be imported")
+    ] = False,
 ) -> None:
     """Evaluate a run: reconstruction MSE per pixel (posterior mean) and every loss term."""
     import torch
 
     from gaespec.data import load_data
     from gaespec.metrics import reconstruction_mse
+    from gaespec.runs import load_run
     from gaespec.training.state import atomic_write_text
 
-    from gaespec.runs import load_run
-
     if split not in ("test", "validation"):
-        raise GaespecError(f"split must be 'test' or 'validation', not '{split}'",
-                           name=split, choices=["test", "validation"])
+        raise GaespecError(
+            f"split must be 'test' or 'validation', not '{split}'",
+            name=split,
+            choices=["test", "validation"],
+        )
     model = load_run(run, which=which, trust_code=trust_code)
     training = model.run.training
     data = load_data(training.get("data", "mnist5k"), seed=training.get("seed", 0))
     x = getattr(data, split).x
-    result = {"split": split, "weights": which, "images": len(x),
-              "mse": reconstruction_mse(model, x)}
+    result = {
+        "split": split,
+        "weights": which,
+        "images": len(x),
+        "mse": reconstruction_mse(model, x),
+    }
     torch.manual_seed(0)
     with torch.no_grad():
         sums: dict[str, float] = {}

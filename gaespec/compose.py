@@ -56,27 +56,43 @@ def _dry_run(net: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
 class ComposedModel(nn.Module):
     """A generative autoencoder assembled from a ModelGraph; `model(x)` returns a ModelOutput."""
 
-    def __init__(self, graph: ModelGraph, encoder: nn.Module | None = None,
-                 decoder: nn.Module | None = None):
+    def __init__(
+        self, graph: ModelGraph, encoder: nn.Module | None = None, decoder: nn.Module | None = None
+    ):
         super().__init__()
         spec = graph.spec
         self.graph = graph
         self.samples = spec.latent.samples
         d = spec.latent.dim
-        self.encoder = encoder if encoder is not None else nets.make_encoder(
-            spec.encoder.arch, spec.input.shape, spec.encoder.options,
-            file=spec.origin("encoder.arch"), key="encoder.arch",
+        self.encoder = (
+            encoder
+            if encoder is not None
+            else nets.make_encoder(
+                spec.encoder.arch,
+                spec.input.shape,
+                spec.encoder.options,
+                file=spec.origin("encoder.arch"),
+                key="encoder.arch",
+            )
         )
-        features = self._features(spec)
+        features = self._features(spec, custom=encoder is not None)
         self.posterior = implementation("posterior", spec.latent.posterior.kind)(features, d)
         self.prior = implementation("prior", spec.prior.kind)(d)
         for name, decl in spec.modules.items():
             width = graph.shapes[decl.input][0]
             self.add_module(name, implementation("module", decl.kind)(decl, name, width))
         code = graph.shapes[spec.decoder.input][0]
-        self.decoder = decoder if decoder is not None else nets.make_decoder(
-            spec.decoder.arch, code, spec.input.shape, spec.decoder.options,
-            file=spec.origin("decoder.arch"), key="decoder.arch",
+        self.decoder = (
+            decoder
+            if decoder is not None
+            else nets.make_decoder(
+                spec.decoder.arch,
+                code,
+                spec.input.shape,
+                spec.decoder.options,
+                file=spec.origin("decoder.arch"),
+                key="decoder.arch",
+            )
         )
         self._check_decoder(spec, code, custom=decoder is not None)
         built: dict[str, object] = {}
@@ -86,8 +102,8 @@ class ComposedModel(nn.Module):
             built[name] = implementation("term", decl.kind)(decl, name, context)
         self.terms = {name: built[name] for name in spec.terms}
 
-    def _features(self, spec: Spec) -> int:
-        known = self.graph.shapes.get("h")
+    def _features(self, spec: Spec, custom: bool) -> int:
+        known = None if custom else self.graph.shapes.get("h")
         out = _dry_run(self.encoder, tuple(spec.input.shape))
         if out.dim() != 2 or (known is not None and out.shape[1] != known[0]):
             raise spec.error(
@@ -131,7 +147,7 @@ class ComposedModel(nn.Module):
         return rearrange(x_hat, "(k b) ... -> k b ...", k=k)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """x̂ (b ...) for codes z (b d) in the posterior's space (quantised first where the spec says)."""
+        """x̂ (b ...) for codes z (b d) of the posterior's space, quantised if the spec says."""
         t = self._stages({"z": rearrange(z, "b d -> 1 b d")})
         return self._decode_samples(t[self.graph.spec.decoder.input])[0]
 
@@ -155,7 +171,7 @@ class ComposedModel(nn.Module):
         return env
 
     def forward(self, x: torch.Tensor, *, step: int = 0, epoch: int = 0) -> ModelOutput:
-        """Every term and every objective's total for a batch x (b ...), at optimiser step `step`."""
+        """Every term and each objective's total for a batch x (b ...) at optimiser step `step`."""
         t: dict[str, object] = {"x": x}
         t["h"] = self.encoder(x)
         t["q"] = self.posterior(t["h"])
@@ -175,8 +191,12 @@ class ComposedModel(nn.Module):
         }
 
 
-def build(spec_or_graph: Spec | ModelGraph, *, encoder: nn.Module | None = None,
-          decoder: nn.Module | None = None) -> ComposedModel:
+def build(
+    spec_or_graph: Spec | ModelGraph,
+    *,
+    encoder: nn.Module | None = None,
+    decoder: nn.Module | None = None,
+) -> ComposedModel:
     """A ComposedModel for a spec (lowered and validated first) or an already lowered graph.
 
     A user's own encoder ((b ...) → (b f)) or decoder ((b d) → (b ...)) replaces the spec's net.

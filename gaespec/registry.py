@@ -1,4 +1,4 @@
-"""Registries keyed by name: registering twice or looking up a missing name raises, listing what exists."""
+"""Registries keyed by name: a second registration or a missing name raises, listing the names."""
 
 from __future__ import annotations
 

@@ -46,8 +46,10 @@ def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False)
 
     path = Path(path)
     if not (path / SPEC).exists():
-        raise RunError(f"'{path}' is not a gaespec run: it has no {SPEC}",
-                       fix="give the --out folder of `gaespec train`")
+        raise RunError(
+            f"'{path}' is not a gaespec run: it has no {SPEC}",
+            fix="give the --out folder of `gaespec train`",
+        )
     spec = load_spec(path / SPEC)
     custom = _custom_archs(spec)
     if custom and not trust_code:
@@ -64,8 +66,9 @@ def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False)
     elif which == "last":
         weights = load_state(path / LAST)["model"]
     else:
-        raise RunError(f"which must be 'best' or 'last', not '{which}'", name=which,
-                       choices=["best", "last"])
+        raise RunError(
+            f"which must be 'best' or 'last', not '{which}'", name=which, choices=["best", "last"]
+        )
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if missing or unexpected:
         raise RunError(

@@ -21,5 +21,3 @@ TINY = (
 def tiny_spec(name: str, *extra: str):
     """The built-in spec `name` with small MLP nets for 1×8×8 digits, plus `extra` overrides."""
     return gaespec.load_spec(name, [*TINY, *extra])
-
-

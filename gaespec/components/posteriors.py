@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import nn
 
 from gaespec.components.distributions import DiagGaussian, PointMass
@@ -11,6 +13,8 @@ from gaespec.components.registry import implements
 @implements("posterior", "diag_gaussian")
 class DiagGaussianPosterior(nn.Module):
     """Two linear heads, mean and log-variance, as in Pythae's benchmark encoders."""
+
+    distribution: ClassVar[type] = DiagGaussian
 
     def __init__(self, features: int, dim: int):
         super().__init__()
@@ -24,6 +28,8 @@ class DiagGaussianPosterior(nn.Module):
 @implements("posterior", "deterministic")
 class DeterministicPosterior(nn.Module):
     """One linear head: z = W h + b."""
+
+    distribution: ClassVar[type] = PointMass
 
     def __init__(self, features: int, dim: int):
         super().__init__()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import nn
 
 from gaespec.components.distributions import StandardNormalDistribution
@@ -11,6 +13,8 @@ from gaespec.components.registry import implements
 @implements("prior", "standard_normal")
 class StandardNormalPrior(nn.Module):
     """p(z) = N(0, I); no parameters."""
+
+    distribution: ClassVar[type] = StandardNormalDistribution
 
     def __init__(self, dim: int):
         super().__init__()

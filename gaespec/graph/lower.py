@@ -12,8 +12,8 @@ from gaespec.errors import LossSyntaxError
 from gaespec.graph.model_graph import ModelGraph, Objective, node
 from gaespec.graph.shapes import infer_shapes
 from gaespec.spec.loss import free_names, parse_loss
-from gaespec.spec.schema import RESERVED, Spec
 from gaespec.spec.schedules import SCHEDULES
+from gaespec.spec.schema import RESERVED, Spec
 
 CORE_TENSORS = ("x", "h", "q", "z", "x_hat")
 
@@ -36,8 +36,10 @@ def _check_names(spec: Spec) -> None:
     for name, schedule in spec.schedules.items():
         if schedule.kind not in SCHEDULES:
             raise spec.error(
-                f"unknown schedule kind '{schedule.kind}'", f"schedules.{name}.kind",
-                name=schedule.kind, choices=SCHEDULES,
+                f"unknown schedule kind '{schedule.kind}'",
+                f"schedules.{name}.kind",
+                name=schedule.kind,
+                choices=SCHEDULES,
             )
     names = [o.name for o in spec.all_objectives]
     for i, name in enumerate(names):
@@ -97,7 +99,9 @@ def _add_terms(spec: Spec, g: nx.DiGraph) -> None:
             if use.expects is None:
                 _need(spec, modules, use.name, key, "module")
             else:
-                fitting = [m for m, d in spec.modules.items() if getattr(d, "provides", "") == use.expects]
+                fitting = [
+                    m for m, d in spec.modules.items() if getattr(d, "provides", "") == use.expects
+                ]
                 _need(spec, fitting, use.name, key, use.expects)
             g.add_edge(node("module", use.name), node("term", name), detached=use.detached)
         reference = getattr(term, "reconstruction", None)
@@ -133,16 +137,23 @@ def _parse(spec: Spec, text: str, key: str):
     try:
         return parse_loss(text)
     except LossSyntaxError as error:
-        raise spec.error(error.message, key, cls=LossSyntaxError, name=error.name,
-                         choices=error.choices, fix=error.fix, context=error.context) from None
+        raise spec.error(
+            error.message,
+            key,
+            cls=LossSyntaxError,
+            name=error.name,
+            choices=error.choices,
+            fix=error.fix,
+            context=error.context,
+        ) from None
 
 
 def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
-    trainable = [d["name"] for _, d in g.nodes(data=True) if d["role"] == "module" and d["trainable"]]
+    trainable = [
+        d["name"] for _, d in g.nodes(data=True) if d["role"] == "module" and d["trainable"]
+    ]
     loss_names = set(spec.terms) | set(spec.params) | set(spec.schedules)
-    grad = nx.DiGraph(
-        (a, b) for a, b, d in g.edges(data=True) if not d.get("detached", False)
-    )
+    grad = nx.DiGraph((a, b) for a, b, d in g.edges(data=True) if not d.get("detached", False))
     several = len(spec.all_objectives) > 1
     objectives = []
     for i, objective in enumerate(spec.all_objectives):
@@ -168,7 +179,9 @@ def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
             params = objective.params
         for p in params:
             _need(spec, trainable, p, f"{key}.params", "trainable module")
-            if not (grad.has_node(node("module", p)) and nx.has_path(grad, node("module", p), here)):
+            if not (
+                grad.has_node(node("module", p)) and nx.has_path(grad, node("module", p), here)
+            ):
                 raise spec.error(
                     f"objective '{objective.name}' claims module '{p}', but no gradient of its "
                     f"loss '{objective.loss}' reaches it",
@@ -176,7 +189,9 @@ def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
                     fix=f"remove '{p}' from params or add a term that depends on it",
                 )
         objectives.append(
-            Objective(objective.name, loss, tuple(params), objective.optimizer, objective.scheduler, key)
+            Objective(
+                objective.name, loss, tuple(params), objective.optimizer, objective.scheduler, key
+            )
         )
     claimed = {p for o in objectives for p in o.params}
     for name in trainable:
@@ -190,7 +205,7 @@ def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
 
 
 def lower(spec: Spec) -> ModelGraph:
-    """Lower a validated spec to its ModelGraph; raises GraphError (file, key, fix) where it fails."""
+    """Lower a validated spec to its ModelGraph; GraphError (file, key, fix) where it fails."""
     _check_names(spec)
     g = nx.DiGraph()
     _add_dataflow(spec, g)

@@ -25,7 +25,11 @@ def infer_shapes(spec: Spec, stages: tuple[str, ...]) -> dict[str, tuple[int, ..
     d = spec.latent.dim
     shapes: dict[str, tuple[int, ...] | None] = {"x": tuple(spec.input.shape)}
     features = _rule(
-        spec, "encoder.arch", nets.encoder_features, spec.encoder.arch, spec.input.shape,
+        spec,
+        "encoder.arch",
+        nets.encoder_features,
+        spec.encoder.arch,
+        spec.input.shape,
         spec.encoder.options,
     )
     shapes["h"] = None if features is None else (features,)
@@ -49,7 +53,11 @@ def infer_shapes(spec: Spec, stages: tuple[str, ...]) -> dict[str, tuple[int, ..
             )
     code = shapes.get(spec.decoder.input)
     width = code[0] if code is not None else spec.decoder.latent_dim
-    if spec.decoder.latent_dim is not None and code is not None and spec.decoder.latent_dim != width:
+    if (
+        spec.decoder.latent_dim is not None
+        and code is not None
+        and spec.decoder.latent_dim != width
+    ):
         raise spec.error(
             f"the decoder accepts a {spec.decoder.latent_dim}-dim code, but its input "
             f"'{spec.decoder.input}' has {width} dims (latent.dim = {d})",
@@ -58,7 +66,12 @@ def infer_shapes(spec: Spec, stages: tuple[str, ...]) -> dict[str, tuple[int, ..
             choices=[str(width)],
         )
     out = _rule(
-        spec, "decoder.arch", nets.decoder_output, spec.decoder.arch, width, spec.input.shape,
+        spec,
+        "decoder.arch",
+        nets.decoder_output,
+        spec.decoder.arch,
+        width,
+        spec.input.shape,
         spec.decoder.options,
     )
     if out is not None and tuple(out) != tuple(spec.input.shape):

@@ -7,12 +7,12 @@ one, and the closest valid choices.
 from __future__ import annotations
 
 import re
-import tomllib
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import tomllib
 from pydantic import BaseModel, ValidationError
 
 from gaespec.errors import SpecError
@@ -45,7 +45,9 @@ def _read_toml(path: Path, *, referrer: str | None = None) -> dict[str, Any]:
         found = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
         line, column = (int(found[1]), int(found[2])) if found else (None, None)
-        raise SpecError(f"invalid TOML: {message}", file=str(path), line=line, column=column) from None
+        raise SpecError(
+            f"invalid TOML: {message}", file=str(path), line=line, column=column
+        ) from None
 
 
 def _resolve_parent(name: str, child: Path) -> Path:
@@ -58,8 +60,13 @@ def _resolve_parent(name: str, child: Path) -> Path:
     known = {p.stem for p in child.parent.glob("*.toml")} | set(builtin_specs())
     line, column = _locate(str(child), ("extends",))
     raise SpecError(
-        f"unknown parent spec '{name}'", file=str(child), key="extends", line=line, column=column,
-        name=name, choices=known,
+        f"unknown parent spec '{name}'",
+        file=str(child),
+        key="extends",
+        line=line,
+        column=column,
+        name=name,
+        choices=known,
     )
 
 
@@ -97,7 +104,11 @@ def _load_chain(path: Path, seen: tuple[Path, ...], origins: dict) -> dict:
         cycle = " → ".join(p.name for p in chain[chain.index(here) :])
         line, column = _locate(str(seen[-1]), ("extends",))
         raise SpecError(
-            f"cycle in extends: {cycle}", file=str(seen[-1]), key="extends", line=line, column=column
+            f"cycle in extends: {cycle}",
+            file=str(seen[-1]),
+            key="extends",
+            line=line,
+            column=column,
         )
     raw = _read_toml(path, referrer=str(seen[-1]) if seen else None)
     parent_name = raw.pop("extends", None)
@@ -105,7 +116,9 @@ def _load_chain(path: Path, seen: tuple[Path, ...], origins: dict) -> dict:
         _mark(origins, (), raw, str(path))
         return raw
     if not isinstance(parent_name, str):
-        raise SpecError("extends must be a spec name or a path string", file=str(path), key="extends")
+        raise SpecError(
+            "extends must be a spec name or a path string", file=str(path), key="extends"
+        )
     parent = _load_chain(_resolve_parent(parent_name, path), (*seen, here), origins)
     return _merge(parent, raw, origins, str(path))
 
@@ -141,8 +154,8 @@ def _apply_overrides(raw: dict, overrides: Mapping[str, Any], origins: dict) -> 
             if isinstance(node, list):  # an array of tables, e.g. objectives.1.params
                 if not part.isdigit() or int(part) >= len(node):
                     raise SpecError(
-                        f"cannot set '{dotted}': '{at}' is not an index of a list of "
-                        f"{len(node)}", key=OVERRIDE,
+                        f"cannot set '{dotted}': '{at}' is not an index of a list of {len(node)}",
+                        key=OVERRIDE,
                     )
                 node = node[int(part)]
                 continue
@@ -194,8 +207,10 @@ def _fields_at(model: Any, raw: Any, path: Path_) -> list[str]:
             model = typing.get_args(model)[1]
         elif typing.get_origin(model) is tuple:
             model = typing.get_args(model)[0]
-        raw = raw.get(part) if isinstance(raw, dict) else (
-            raw[int(part)] if isinstance(raw, list) and part.isdigit() else None
+        raw = (
+            raw.get(part)
+            if isinstance(raw, dict)
+            else (raw[int(part)] if isinstance(raw, list) and part.isdigit() else None)
         )
     model = _unwrap(model, raw)
     if isinstance(model, type) and issubclass(model, BaseModel):
@@ -276,10 +291,8 @@ def _spec_error(error: ValidationError, raw: dict, origins: dict, fallback: str)
     )
 
 
-def load_spec(
-    path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = ()
-) -> Spec:
-    """Load the spec at `path` (or a built-in name like "vae"), merge its `extends`, apply overrides.
+def load_spec(path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = ()) -> Spec:
+    """Load the spec at `path` (or a built-in name such as "vae"), merge `extends`, apply overrides.
 
     Returns a validated, immutable `Spec`; `spec.source` is the file it came from.
     """

@@ -343,7 +343,9 @@ def parse_loss(text: str, *, file: str | None = None, key: str | None = None) ->
         if not isinstance(e.orig_exc, _Fault):
             raise
         fault = e.orig_exc
-    where = f"column {fault.column}" if "\n" not in text else f"line {fault.line} column {fault.column}"
+    where = f"column {fault.column}"
+    if "\n" in text:
+        where = f"line {fault.line} {where}"
     raise LossSyntaxError(
         f"{fault.message} at {where} of {text.strip()!r}",
         file=file,

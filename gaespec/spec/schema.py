@@ -209,9 +209,10 @@ class Spec(Strict):
             self._source,
         )
 
-    def error(self, message: str, key: str, *, cls: type[GraphError] = GraphError,
-              **details) -> GraphError:
-        """A GraphError at `key`, naming the file (of the `extends` chain) that set it, and its line."""
+    def error(
+        self, message: str, key: str, *, cls: type[GraphError] = GraphError, **details
+    ) -> GraphError:
+        """A GraphError at `key`, naming the file of the extends chain that set it, and its line."""
         file = self.origin(key)
         path = tuple(key.split("."))
         line = column = None

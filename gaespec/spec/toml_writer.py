@@ -33,15 +33,19 @@ def _value(value: Any) -> str:
 
 
 def _is_table_array(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, dict) for v in value)
+    return (
+        isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, dict) for v in value)
+    )
 
 
 def dumps(data: dict[str, Any]) -> str:
-    """TOML text for `data`: scalars first, then one [table] per nested dict, [[array]] of tables."""
+    """TOML text for `data`: scalars, then a [table] per dict, an [[array]] per list of them."""
     lines: list[str] = []
 
     def table(prefix: str, body: dict[str, Any]) -> None:
-        scalars = {k: v for k, v in body.items() if not isinstance(v, dict) and not _is_table_array(v)}
+        scalars = {
+            k: v for k, v in body.items() if not isinstance(v, dict) and not _is_table_array(v)
+        }
         for k, v in scalars.items():
             lines.append(f"{_key(k)} = {_value(v)}")
         for k, v in body.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import sys
@@ -55,8 +56,15 @@ def data_range(spec: Spec) -> tuple[float, float, str] | None:
     if bernoulli:
         return 0.0, 1.0, "a bernoulli likelihood needs targets in [0, 1]"
     decoder = spec.decoder
-    if not nets.is_import_path(decoder.arch) and decoder.options.get("output", "sigmoid") == "sigmoid":
-        return 0.0, 1.0, f"the {decoder.arch} decoder ends in a sigmoid, so reconstructions lie in [0, 1]"
+    if (
+        not nets.is_import_path(decoder.arch)
+        and decoder.options.get("output", "sigmoid") == "sigmoid"
+    ):
+        return (
+            0.0,
+            1.0,
+            f"the {decoder.arch} decoder ends in a sigmoid, so reconstructions lie in [0, 1]",
+        )
     return None
 
 
@@ -97,39 +105,55 @@ def train(
     resume: bool = False,
     progress: bool = True,
     device: str | None = None,
-    log=print,
+    log=None,
 ) -> Run:
     """Train a spec on data (default: the spec's [train] table) into the run folder `out`.
 
     With resume=True, continue the run in `out` from its last finished epoch; the result equals a
     run that was never interrupted.
     """
+    log = log or functools.partial(print, flush=True)
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     graph = lower(spec)
     settings = spec.train
     epochs = epochs or settings.epochs
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     out = Path(out or Path("runs") / spec.model.name)
-    splits = data if isinstance(data, DataSplits) else load_data(data or settings.data,
-                                                                 seed=settings.seed)
+    splits = (
+        data
+        if isinstance(data, DataSplits)
+        else load_data(data or settings.data, seed=settings.seed)
+    )
     low, high, why = data_range(spec) or (-float("inf"), float("inf"), "")
     splits.check(tuple(spec.input.shape), low=low, high=high, why=why)
 
     torch.manual_seed(settings.seed)
     model = build(graph)
-    trainer = Trainer(model, graph.objectives, splits, batch_size=settings.batch_size,
-                      eval_batch_size=settings.eval_batch_size, seed=settings.seed,
-                      select=settings.select, device=device, progress=progress)
+    trainer = Trainer(
+        model,
+        graph.objectives,
+        splits,
+        batch_size=settings.batch_size,
+        eval_batch_size=settings.eval_batch_size,
+        seed=settings.seed,
+        select=settings.select,
+        device=device,
+        progress=progress,
+    )
     main = trainer.rank == 0
     last = out / layout.LAST
     if resume:
         if not last.exists():
-            raise RunError(f"cannot resume: '{out}' holds no {layout.LAST}",
-                           fix="start the run without --resume")
+            raise RunError(
+                f"cannot resume: '{out}' holds no {layout.LAST}",
+                fix="start the run without --resume",
+            )
         saved = load_spec(out / layout.SPEC)
         if _comparable(saved) != _comparable(spec):
-            raise RunError(f"cannot resume: '{out}' was trained from a different spec",
-                           fix="give the same spec and --set values, or another --out")
+            raise RunError(
+                f"cannot resume: '{out}' was trained from a different spec",
+                fix="give the same spec and --set values, or another --out",
+            )
         trainer.load_state_dict(load_state(last))
         log(f"resuming {out} after epoch {trainer.epoch} (step {trainer.step})")
     elif last.exists():
@@ -138,15 +162,29 @@ def train(
     if main:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / layout.SPEC, resolved_toml(spec))
-        atomic_write_text(out / layout.TRAINING, json.dumps({
-            "data": splits.source, "epochs": epochs, "batch_size": settings.batch_size,
-            "seed": settings.seed, "device": device, "select": trainer.select,
-            "sizes": {"train": len(splits.train), "validation": len(splits.validation),
-                      "test": len(splits.test)},
-        }, indent=2))
+        atomic_write_text(
+            out / layout.TRAINING,
+            json.dumps(
+                {
+                    "data": splits.source,
+                    "epochs": epochs,
+                    "batch_size": settings.batch_size,
+                    "seed": settings.seed,
+                    "device": device,
+                    "select": trainer.select,
+                    "sizes": {
+                        "train": len(splits.train),
+                        "validation": len(splits.validation),
+                        "test": len(splits.test),
+                    },
+                },
+                indent=2,
+            ),
+        )
         if not resume:
-            atomic_write_text(out / layout.ENVIRONMENT,
-                              json.dumps(_environment(settings.seed, device), indent=2))
+            atomic_write_text(
+                out / layout.ENVIRONMENT, json.dumps(_environment(settings.seed, device), indent=2)
+            )
         atomic_write_text(out / layout.METRICS, "".join(json.dumps(r) + "\n" for r in metrics))
 
     def on_epoch_end(trainer, record, improved):
@@ -155,14 +193,22 @@ def train(
             return
         atomic_write_text(out / layout.METRICS, "".join(json.dumps(r) + "\n" for r in metrics))
         if improved:
-            weights = {k: v.detach().cpu().contiguous().clone()
-                       for k, v in trainer.model.state_dict().items()}
-            atomic_write(out / layout.MODEL, lambda tmp: save_file(
-                weights, tmp, metadata={"epoch": str(record["epoch"]), "gaespec": __version__}))
+            weights = {
+                k: v.detach().cpu().contiguous().clone()
+                for k, v in trainer.model.state_dict().items()
+            }
+            atomic_write(
+                out / layout.MODEL,
+                lambda tmp: save_file(
+                    weights, tmp, metadata={"epoch": str(record["epoch"]), "gaespec": __version__}
+                ),
+            )
         save_state(last, trainer.state_dict())
         shown = "  ".join(f"{k} {v:.4g}" for k, v in record["validation"].items())
-        log(f"epoch {record['epoch']}/{epochs}  validation: {shown}"
-            f"{'  (best)' if improved else ''}  [{record['seconds']:.1f}s]")
+        log(
+            f"epoch {record['epoch']}/{epochs}  validation: {shown}"
+            f"{'  (best)' if improved else ''}  [{record['seconds']:.1f}s]"
+        )
 
     trainer.on("epoch_end", on_epoch_end)
     trainer.fit(epochs)

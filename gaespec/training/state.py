@@ -22,7 +22,7 @@ TENSOR, DICT, TUPLE = "__tensor__", "__dict__", "__tuple__"
 
 
 def atomic_write(path: str | Path, write) -> None:
-    """Call write(tmp_path), then rename tmp_path over `path` (same folder, so the rename is atomic)."""
+    """Call write(tmp_path), then rename it over `path` (same folder, so the rename is atomic)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -76,7 +76,7 @@ def _join(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> None:
-    """Save a nested structure of tensors, numbers and strings in one safetensors file, atomically."""
+    """Save nested tensors, numbers and strings in one safetensors file, atomically."""
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _split(state, tensors, "s")
     # safetensors refuses tensors that share memory; stored copies never do

@@ -41,9 +41,19 @@ class Trainer:
         best: the lowest validation total of the selected objective so far.
     """
 
-    def __init__(self, model, objectives, data, *, batch_size: int, eval_batch_size: int = 500,
-                 seed: int = 0, select: str | None = None, device: str | torch.device = "cpu",
-                 progress: bool = True):
+    def __init__(
+        self,
+        model,
+        objectives,
+        data,
+        *,
+        batch_size: int,
+        eval_batch_size: int = 500,
+        seed: int = 0,
+        select: str | None = None,
+        device: str | torch.device = "cpu",
+        progress: bool = True,
+    ):
         self.model = model.to(device)
         self.device = torch.device(device)
         self.objectives = tuple(objectives)
@@ -142,15 +152,22 @@ class Trainer:
         """One pass over this rank's share of the training split; the mean of every term."""
         self.model.train()
         x_all = self.data.train.x
-        order = epoch_order(len(x_all), seed=self.seed, epoch=self.epoch, rank=self.rank,
-                            world_size=self.world_size)
+        order = epoch_order(
+            len(x_all), seed=self.seed, epoch=self.epoch, rank=self.rank, world_size=self.world_size
+        )
         batches = torch.split(order, self.batch_size)
         if len(batches) > 1 and len(batches[-1]) == 1:
             batches = batches[:-1]  # batch norm cannot train on a batch of one
         sums: dict[str, torch.Tensor] = {}
         seen = 0
-        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}", leave=False, disable=not self.progress,
-                   unit="batch", dynamic_ncols=True)
+        bar = tqdm(
+            batches,
+            desc=f"epoch {self.epoch + 1}",
+            leave=False,
+            disable=not self.progress,
+            unit="batch",
+            dynamic_ncols=True,
+        )
         for i, index in enumerate(bar):
             out = self.train_step(x_all[index].to(self.device, non_blocking=True))
             n = len(index)

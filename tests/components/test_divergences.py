@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -55,10 +56,11 @@ def test_analytic_kl_agrees_with_a_monte_carlo_estimate():
     torch.testing.assert_close(estimate, analytic, rtol=0.03, atol=0.03)
 
 
-def test_kl_term_is_the_batch_mean():
+def test_kl_term_is_the_batch_mean(tiny_model):
     q = _random_gaussian(b=10, d=4, seed=2)
     model = SimpleNamespace(prior=lambda: StandardNormalDistribution(4))
-    term = KLTerm(None, "kl", None)
+    term = tiny_model("vae").terms["kl"]
+    assert isinstance(term, KLTerm)
     torch.testing.assert_close(term({"q": q}, model), torch_kl(*_torch_pair(q)).sum() / 10)
 
 
@@ -83,5 +85,20 @@ def test_an_unknown_pair_is_a_spec_error():
         kl_divergence(PointMass(torch.zeros(2, 3)), StandardNormalDistribution(3))
     assert str(err.value) == (
         "terms: no analytic KL between PointMass and StandardNormalDistribution; "
+        "fix: use a posterior and prior with a closed-form KL (diag_gaussian, standard_normal)"
+    )
+
+
+def test_a_kl_without_closed_form_fails_at_build(tiny_model):
+    with pytest.raises(SpecError) as err:
+        tiny_model("vae", "latent.posterior={kind='deterministic'}")
+    assert (Path(err.value.file).name, err.value.line, err.value.key) == (
+        "vae.toml",
+        23,
+        "terms.kl",
+    )
+    assert str(err.value) == err.value.file + ":23:1: " + (
+        "terms.kl: no analytic KL between the posterior 'deterministic' (PointMass) and "
+        "the prior 'standard_normal' (StandardNormalDistribution); "
         "fix: use a posterior and prior with a closed-form KL (diag_gaussian, standard_normal)"
     )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from torch.distributions import Independent, Normal
 
 from gaespec.components.distributions import DiagGaussian
 from gaespec.components.iwae import IWAEBoundTerm
+from gaespec.errors import SpecError
 
 
 def _log_weights_by_hand(t: dict) -> torch.Tensor:
@@ -57,7 +60,7 @@ def test_more_samples_tighten_the_bound(tiny_model):
     model, _ = _model(tiny_model, 1)
     term = model.terms["bound"]
     torch.manual_seed(1)
-    b, draws = 64, 1600
+    b, draws = 64, 800
     x = torch.rand(b, 1, 6, 6, dtype=torch.float64)
     means, errors = {}, {}
     with torch.no_grad():
@@ -100,3 +103,20 @@ def test_parameter_gradient_is_the_importance_weighted_sum(tiny_model):
     expected = torch.autograd.grad(surrogate, params)
     for a, b in zip(ours, expected, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_a_posterior_without_density_fails_at_build(tiny_model):
+    with pytest.raises(SpecError) as err:
+        tiny_model(
+            "iwae", "latent.posterior={kind='deterministic'}", "terms.kl={kind='reconstruction'}"
+        )
+    assert (Path(err.value.file).name, err.value.line, err.value.key) == (
+        "iwae.toml",
+        15,
+        "terms.bound",
+    )
+    assert str(err.value) == err.value.file + ":15:1: " + (
+        "terms.bound: the IWAE bound needs the density log q(z|x), but the posterior "
+        "'deterministic' (PointMass) has none; "
+        'fix: use latent.posterior = { kind = "diag_gaussian" }'
+    )

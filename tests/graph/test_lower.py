@@ -1,4 +1,4 @@
-"""Lowering and validation: names, cycles, gradient reachability and shapes, found before training."""
+"""Lowering and validation: names, cycles, gradient reachability and shapes, before training."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def test_objectives_and_their_parameters():
 
 
 def test_undefined_name_in_a_loss(tmp_path):
-    path = spec_file(tmp_path, """
+    path = spec_file(
+        tmp_path,
+        """
         extends = "vae"
         [model]
         name = "m"
@@ -57,14 +59,17 @@ def test_undefined_name_in_a_loss(tmp_path):
         beta = 2.0
         [objective]
         loss = "recon + betta * kl"
-    """)
+    """,
+    )
     assert str(graph_error(path)) == (
         f"{path}:8:1: objective.loss: unknown name 'betta'; closest valid choice: 'beta'"
     )
 
 
 def test_syntax_error_in_a_loss_points_at_the_toml_line(tmp_path):
-    path = spec_file(tmp_path, 'extends = "vae"\n[model]\nname = "m"\n[objective]\nloss = "recon + * kl"\n')
+    path = spec_file(
+        tmp_path, 'extends = "vae"\n[model]\nname = "m"\n[objective]\nloss = "recon + * kl"\n'
+    )
     error = graph_error(path)
     assert isinstance(error, LossSyntaxError)
     assert str(error) == (
@@ -91,8 +96,14 @@ def test_input_shape_the_convnet_does_not_accept():
 
 def test_decoder_output_must_match_the_input_shape():
     error = graph_error(
-        "specs/models/vae.toml", ["input.shape=[1,28,28]", "encoder.arch=mlp", "decoder.arch=mlp",
-                                  "input.shape=[1,8,8]", "decoder.arch=mnist_convnet"]
+        "specs/models/vae.toml",
+        [
+            "input.shape=[1,28,28]",
+            "encoder.arch=mlp",
+            "decoder.arch=mlp",
+            "input.shape=[1,8,8]",
+            "decoder.arch=mnist_convnet",
+        ],
     )
     assert error.key == "decoder.arch"
 
@@ -112,7 +123,9 @@ def test_a_module_no_objective_trains():
 
 
 def test_several_objectives_must_list_params(tmp_path):
-    path = spec_file(tmp_path, """
+    path = spec_file(
+        tmp_path,
+        """
         extends = "vae"
         [model]
         name = "m"
@@ -122,18 +135,22 @@ def test_several_objectives_must_list_params(tmp_path):
         [[objectives]]
         name = "b"
         loss = "kl"
-    """)
+    """,
+    )
     assert "objective 'a' must list the modules it trains" in str(graph_error(path))
 
 
 def test_cycle_between_modules(tmp_path):
-    path = spec_file(tmp_path, """
+    path = spec_file(
+        tmp_path,
+        """
         extends = "vqvae"
         [model]
         name = "m"
         [modules.codebook]
         input = "z_q"
-    """)
+    """,
+    )
     error = graph_error(path)
     assert error.key == "modules.codebook.input"
     assert "the graph has a cycle: " in str(error)

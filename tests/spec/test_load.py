@@ -37,33 +37,45 @@ def test_extends_merges_key_by_key():
 
 
 def test_a_child_that_changes_a_kind_replaces_the_table(tmp_path):
-    write(tmp_path, "base", """
+    write(
+        tmp_path,
+        "base",
+        """
         [model]
         name = "base"
         [terms]
         recon = { kind = "reconstruction", scale = 0.5 }
         [objective]
         loss = "recon"
-    """)
-    child = write(tmp_path, "child", """
+    """,
+    )
+    child = write(
+        tmp_path,
+        "child",
+        """
         extends = "base"
         [model]
         name = "child"
         [terms]
         recon = { kind = "kl" }
-    """)
+    """,
+    )
     assert load_spec(child).terms["recon"].kind == "kl"
 
 
 def test_objectives_in_a_child_replace_the_parents_objective(tmp_path):
-    child = write(tmp_path, "two", """
+    child = write(
+        tmp_path,
+        "two",
+        """
         extends = "vae"
         [model]
         name = "two"
         [[objectives]]
         name = "main"
         loss = "recon + kl"
-    """)
+    """,
+    )
     spec = load_spec(child)
     assert spec.objective is None
     assert [o.name for o in spec.all_objectives] == ["main"]
@@ -78,13 +90,17 @@ def test_builtin_name_and_overrides():
 
 
 def test_typo_in_a_kind_names_file_line_key_and_closest(tmp_path):
-    path = write(tmp_path, "typo", """
+    path = write(
+        tmp_path,
+        "typo",
+        """
         extends = "vae"
         [model]
         name = "typo"
         [latent]
         posterior = { kind = "diag_gausian" }
-    """)
+    """,
+    )
     assert str(error_of(path)) == (
         f"{path}:6:1: latent.posterior.kind: unknown kind 'diag_gausian' (expected one of "
         "deterministic, diag_gaussian); closest valid choice: 'diag_gaussian'"
@@ -92,27 +108,35 @@ def test_typo_in_a_kind_names_file_line_key_and_closest(tmp_path):
 
 
 def test_unknown_key_names_the_closest(tmp_path):
-    path = write(tmp_path, "key", """
+    path = write(
+        tmp_path,
+        "key",
+        """
         extends = "vae"
         [model]
         name = "key"
         [terms.recon]
         scael = 1.0
-    """)
+    """,
+    )
     assert str(error_of(path)) == (
         f"{path}:6:1: terms.recon.scael: unknown key 'scael'; closest valid choice: 'scale'"
     )
 
 
 def test_error_in_a_parent_names_the_parent(tmp_path):
-    write(tmp_path, "parent", """
+    write(
+        tmp_path,
+        "parent",
+        """
         [model]
         name = "parent"
         [terms]
         recon = { kind = "reconstruction", likelihood = "gausian" }
         [objective]
         loss = "recon"
-    """)
+    """,
+    )
     child = write(tmp_path, "child", 'extends = "parent"\n[model]\nname = "child"\n')
     error = error_of(child)
     assert error.file == str(tmp_path / "parent.toml")
@@ -177,5 +201,7 @@ def test_loading_a_spec_never_imports_torch():
         "lower(gaespec.load_spec('specs/models/aae.toml'));"
         "print('torch' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"

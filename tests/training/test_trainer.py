@@ -19,8 +19,14 @@ from gaespec.training.trainer import Trainer, epoch_order
 def make_trainer(spec, data, **options):
     torch.manual_seed(0)
     graph = lower(spec)
-    return Trainer(build(graph), graph.objectives, data, batch_size=spec.train.batch_size,
-                   progress=False, **options)
+    return Trainer(
+        build(graph),
+        graph.objectives,
+        data,
+        batch_size=spec.train.batch_size,
+        progress=False,
+        **options,
+    )
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -48,18 +54,17 @@ def test_objectives_do_not_leak_gradients(digits):
     torch.manual_seed(1)
     again = model(x)
     groups = model.parameter_groups()
-    expected_ae = torch.autograd.grad(again.losses["autoencoder"], groups["autoencoder"],
-                                      retain_graph=True)
-    expected_critic = torch.autograd.grad(again.losses["critic"], groups["critic"],
-                                          retain_graph=True)
+    expected_ae = torch.autograd.grad(
+        again.losses["autoencoder"], groups["autoencoder"], retain_graph=True
+    )
+    expected_critic = torch.autograd.grad(
+        again.losses["critic"], groups["critic"], retain_graph=True
+    )
     assert torch.equal(out.losses["autoencoder"], again.losses["autoencoder"])
-    for p, g in zip(groups["autoencoder"], expected_ae):
+    for p, g in zip(groups["autoencoder"], expected_ae, strict=True):
         assert torch.allclose(p.grad, g)
-    for p, g in zip(groups["critic"], expected_critic):
+    for p, g in zip(groups["critic"], expected_critic, strict=True):
         assert torch.allclose(p.grad, g)
-    # the autoencoder's loss goes through the critic, yet leaves the critic's gradient alone
-    critic_only = torch.autograd.grad(again.losses["critic"], groups["critic"][0], allow_unused=True)
-    assert torch.allclose(groups["critic"][0].grad, critic_only[0])
 
 
 def test_epoch_order_is_a_seeded_permutation_split_per_rank():
@@ -74,8 +79,9 @@ def test_epoch_order_is_a_seeded_permutation_split_per_rank():
 
 def test_resume_ends_with_the_same_weights(tmp_path, digits):
     spec = tiny_spec("vae", "train.batch_size=64")
-    straight = gaespec.train(spec, data=digits, epochs=3, out=tmp_path / "a", progress=False,
-                             log=lambda *_: None)
+    straight = gaespec.train(
+        spec, data=digits, epochs=3, out=tmp_path / "a", progress=False, log=lambda *_: None
+    )
 
     class Killed(Exception):
         pass
@@ -92,23 +98,32 @@ def test_resume_ends_with_the_same_weights(tmp_path, digits):
     Trainer.train_step = dies_in_epoch_three
     try:
         with pytest.raises(Killed):
-            gaespec.train(spec, data=digits, epochs=3, out=tmp_path / "b", progress=False,
-                          log=lambda *_: None)
+            gaespec.train(
+                spec, data=digits, epochs=3, out=tmp_path / "b", progress=False, log=lambda *_: None
+            )
     finally:
         Trainer.train_step = original
     assert load_state(tmp_path / "b" / "last.safetensors")["epoch"] == 2
-    resumed = gaespec.train(spec, data=digits, epochs=3, out=tmp_path / "b", resume=True,
-                            progress=False, log=lambda *_: None)
+    resumed = gaespec.train(
+        spec,
+        data=digits,
+        epochs=3,
+        out=tmp_path / "b",
+        resume=True,
+        progress=False,
+        log=lambda *_: None,
+    )
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
-    assert lines == (tmp_path / "a" / "metrics.jsonl").read_text().splitlines() or all(
-        json.loads(x)["validation"] == json.loads(y)["validation"]
-        for x, y in zip(lines, (tmp_path / "a" / "metrics.jsonl").read_text().splitlines())
-    )
+
+    def records(folder):
+        lines = (tmp_path / folder / "metrics.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+
+    assert [r["epoch"] for r in records("b")] == [1, 2, 3]
+    assert records("b") == records("a")
 
 
 def test_checkpoint_holds_the_whole_state(tmp_path, digits):
@@ -132,8 +147,14 @@ def test_refuses_to_overwrite_or_resume_from_another_spec(tmp_path, digits):
         f"'{tmp_path}' already holds a run; fix: pass --resume, or choose another --out"
     )
     with pytest.raises(RunError) as caught:
-        gaespec.train(tiny_spec("vae", "params.beta=2"), data=digits, epochs=2, out=tmp_path,
-                      resume=True, progress=False)
+        gaespec.train(
+            tiny_spec("vae", "params.beta=2"),
+            data=digits,
+            epochs=2,
+            out=tmp_path,
+            resume=True,
+            progress=False,
+        )
     assert f"cannot resume: '{tmp_path}' was trained from a different spec" in str(caught.value)
 
 
@@ -148,7 +169,8 @@ def test_a_non_finite_loss_stops_with_a_clear_message(digits):
 
 def test_optimizer_and_scheduler_by_name(digits):
     spec = tiny_spec(
-        "vae", 'objective.optimizer={name="SGD", lr=0.1, momentum=0.9}',
+        "vae",
+        'objective.optimizer={name="SGD", lr=0.1, momentum=0.9}',
         'objective.scheduler={name="steplr", step_size=2, gamma=0.5, interval="step"}',
     )
     trainer = make_trainer(spec, digits)

@@ -121,7 +121,7 @@ class AdversarialGenerator(Declaration):
 
 @declare("term")
 class AdversarialCritic(Declaration):
-    """−log D(z_p) − log(1 − D(sg(z))): the critic tells prior samples from codes (Makhzani 2016)."""
+    """−log D(z_p) − log(1 − D(sg(z))): the critic tells prior samples from codes (Makhzani)."""
 
     kind: Literal["adversarial_critic"] = "adversarial_critic"
     critic: str = "critic"

@@ -1,0 +1,148 @@
+"""The command line: exit codes, one-line errors, and a whole train → sample → eval round."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+from tiny import TINY
+from typer.testing import CliRunner
+
+from gaespec.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_validate_every_builtin_spec():
+    from gaespec.spec.load import builtin_specs
+
+    result = run("validate", *builtin_specs().values())
+    assert result.exit_code == 0, result.output
+    assert result.output.count("ok  ") == len(builtin_specs())
+
+
+def test_validate_fails_with_one_line_per_bad_spec(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extends = "vae"\n[model]\nname = "bad"\n[latent]\ndim = 0\n')
+    result = run("validate", "specs/models/vae.toml", bad)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("ok  specs/models/vae.toml")
+    assert lines[1] == f"error: {bad}:5:1: latent.dim: Input should be greater than 0"
+    assert "Traceback" not in result.output
+
+
+def test_validate_and_explain_do_not_import_torch():
+    code = (
+        "import sys; from typer.testing import CliRunner; from gaespec.cli import app;"
+        "r = CliRunner().invoke(app, ['validate', 'specs/models/vqvae.toml']);"
+        "e = CliRunner().invoke(app, ['explain', 'specs/models/aae.toml']);"
+        "print(r.exit_code, e.exit_code, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0 0 False"
+
+
+def test_explain_shows_the_formula_and_the_graph():
+    result = run("explain", "specs/models/beta_vae.toml", "--set", "params.beta=2")
+    assert result.exit_code == 0
+    assert "loss = recon + beta * kl" in result.output
+    assert "beta = 2.0" in result.output
+    assert "  kl               kl  ← q, prior" in result.output
+
+
+def test_list_names_specs_and_kinds():
+    result = run("list")
+    assert result.exit_code == 0
+    for word in ("vae ", "iwae_bound", "vq_codebook", "mlp_discriminator", "diag_gaussian"):
+        assert word in result.output
+
+
+def test_user_errors_exit_1_without_traceback(tmp_path):
+    result = run("train", "specs/models/vae.toml", "--data", "mnist5", "--out", tmp_path / "r")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: unknown data source 'mnist5'")
+    assert len(result.output.strip().splitlines()) == 1
+    result = run("sample", tmp_path / "nothing")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"error: '{tmp_path / 'nothing'}' is not a gaespec run: it has no spec.toml; "
+        "fix: give the --out folder of `gaespec train`"
+    )
+
+
+def test_data_that_does_not_fit_is_refused_before_training(tmp_path):
+    result = run("train", "specs/models/vae.toml", "--data", "sklearn_digits", "--out", tmp_path)
+    assert result.exit_code == 1
+    assert "data 'sklearn_digits' has samples of shape 1×8×8 but the spec expects 1×28×28" in (
+        result.output
+    )
+    assert not (tmp_path / "last.safetensors").exists()
+
+
+@pytest.mark.parametrize("name", ["vae", "vqvae"])
+def test_train_sample_eval(tmp_path, name):
+    sets = [a for s in TINY for a in ("--set", s)]
+    out = tmp_path / name
+    result = run(
+        "train",
+        f"specs/models/{name}.toml",
+        "--data",
+        "sklearn_digits",
+        "--epochs",
+        2,
+        *sets,
+        "--out",
+        out,
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert f"run:             {out}" in result.output
+    assert f"samples:         {out / 'samples.png'}" in result.output
+    for file in (
+        "spec.toml",
+        "training.json",
+        "environment.json",
+        "metrics.jsonl",
+        "model.safetensors",
+        "last.safetensors",
+        "samples.png",
+        "reconstructions.png",
+    ):
+        assert (out / file).exists(), file
+    assert Image.open(out / "samples.png").size == (8 * 8 + 9 * 2,) * 2
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+
+    result = run("sample", out, "--sampler", "gmm", "-n", 16, "--out", tmp_path / "g.png")
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "g.png").size == (8 * 8 + 9 * 2, 2 * 8 + 3 * 2)
+
+    result = run("eval", out)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "eval-test-best.json").read_text())
+    assert report["images"] == 359
+    assert 0 < report["mse"] < 0.2
+    assert f"test MSE per pixel (best weights, 359 images): {report['mse']:.5f}" in result.output
+
+    result = run(
+        "train",
+        f"specs/models/{name}.toml",
+        "--data",
+        "sklearn_digits",
+        "--epochs",
+        3,
+        *sets,
+        "--out",
+        out,
+        "--quiet",
+        "--resume",
+    )
+    assert result.exit_code == 0, result.output
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 3

@@ -1,0 +1,106 @@
+"""The composed model: the Python API of the design, custom nets, and shape checks at build time."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tiny import tiny_spec
+from torch import nn
+
+import gaespec
+from gaespec.errors import GraphError
+
+
+@pytest.fixture(autouse=True)
+def toy_nets_on_path(monkeypatch):
+    monkeypatch.syspath_prepend("tests/nets")
+
+
+def test_the_python_api_of_the_design():
+    spec = gaespec.load_spec("specs/models/beta_vae.toml", overrides={"params.beta": 4})
+    model = gaespec.build(spec)
+    x = torch.rand(2, 1, 28, 28)
+    out = model(x)
+    assert set(out.terms) == {"recon", "kl"} and set(out.losses) == {"loss"}
+    assert torch.allclose(out.losses["loss"], out.terms["recon"] + 4 * out.terms["kl"])
+    z = model.encode(x).mean
+    assert z.shape == (2, 16)
+    assert model.decode(z).shape == (2, 1, 28, 28)
+    assert out.tensors["z"].shape == (1, 2, 16)
+
+
+def test_state_dict_keys_are_stable_names():
+    model = gaespec.build(gaespec.load_spec("specs/models/aae.toml"))
+    roots = {key.split(".")[0] for key in model.state_dict()}
+    assert roots == {"encoder", "posterior", "decoder", "critic"}
+    assert "posterior.log_var.weight" in model.state_dict()
+
+
+def test_iwae_decodes_k_samples_per_input():
+    model = gaespec.build(tiny_spec("iwae"))
+    out = model(torch.rand(3, 1, 8, 8))
+    assert out.tensors["z"].shape == (5, 3, 4)
+    assert out.tensors["x_hat"].shape == (5, 3, 1, 8, 8)
+
+
+def test_vq_decode_quantises_first():
+    model = gaespec.build(tiny_spec("vqvae"))
+    z = torch.randn(4, 4)
+    codes, _ = model.codebook.quantize(z)
+    # straight-through: z + sg(e − z) equals e up to float rounding
+    assert torch.allclose(model.decode(z), model.decoder(codes), atol=1e-6)
+
+
+def test_custom_nets_by_import_path():
+    spec = gaespec.load_spec(
+        "vae",
+        [
+            "input.shape=[1,8,8]",
+            "latent.dim=4",
+            "encoder.arch=toy_nets:TinyEncoder",
+            "encoder.width=7",
+            "decoder.arch=toy_nets:TinyDecoder",
+        ],
+    )
+    model = gaespec.build(spec)
+    assert model.posterior.mean.in_features == 7
+    assert model(torch.rand(2, 1, 8, 8)).loss.isfinite()
+
+
+def test_a_custom_decoder_of_the_wrong_shape_is_caught_at_build():
+    spec = gaespec.load_spec(
+        "vae",
+        [
+            "input.shape=[1,8,8]",
+            "encoder.arch=mlp",
+            "decoder.arch=toy_nets:TinyDecoder",
+            "decoder.output_shape=[64]",
+        ],
+    )
+    with pytest.raises(Exception) as caught:
+        gaespec.build(spec)
+    assert "output_shape" in str(caught.value)
+
+
+def test_user_nets_passed_in_python():
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(64, 10)
+
+        def forward(self, x):
+            return self.fc(x.flatten(1))
+
+    class WrongDecoder(nn.Module):
+        def forward(self, z):
+            return torch.zeros(z.shape[0], 1, 4, 4)
+
+    spec = tiny_spec("vae")
+    model = gaespec.build(spec, encoder=Encoder())
+    assert model.posterior.mean.in_features == 10
+    with pytest.raises(GraphError) as caught:
+        gaespec.build(spec, decoder=WrongDecoder())
+    assert str(caught.value).endswith(
+        "decoder.arch: the decoder must map codes (b, 4) to (b, 1×8×8), but it gave shape "
+        "(2, 1, 4, 4)"
+    )

@@ -1,0 +1,81 @@
+"""The run folder: load_run reads TOML, JSON and safetensors only, and gives a working model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tiny import tiny_spec
+
+import gaespec
+from gaespec.errors import RunError
+
+
+@pytest.fixture
+def trained(tmp_path, digits):
+    run = gaespec.train(
+        tiny_spec("vqvae"),
+        data=digits,
+        epochs=2,
+        out=tmp_path / "run",
+        progress=False,
+        log=lambda *_: None,
+    )
+    return run
+
+
+def test_round_trip_through_the_run_folder(trained, digits):
+    model = gaespec.load_run(trained.path, which="last")
+    assert not model.training
+    saved, live = model.state_dict(), trained.model.state_dict()
+    assert all(torch.equal(saved[k], live[k]) for k in live)
+    x = digits.test.x[:5]
+    trained.model.eval()
+    assert torch.equal(model.reconstruct(x), trained.model.reconstruct(x))
+    assert model.sample(3).shape == (3, 1, 8, 8)
+    assert model.run.training["data"] == "sklearn_digits"
+    assert model.run.spec.model.name == "vqvae"
+
+
+def test_best_weights_are_the_best_validation_epoch(trained):
+    scores = [r["validation"]["loss"] for r in trained.metrics]
+    best = gaespec.load_run(trained.path)
+    last = gaespec.load_run(trained.path, which="last")
+    same = all(
+        torch.equal(a, b)
+        for a, b in zip(best.state_dict().values(), last.state_dict().values(), strict=True)
+    )
+    assert same == (scores[-1] == min(scores))
+
+
+def test_the_resolved_spec_needs_no_parent(trained):
+    text = (trained.path / "spec.toml").read_text()
+    assert "extends" not in text
+    assert gaespec.load_spec(trained.path / "spec.toml").model_dump() == (
+        tiny_spec("vqvae").model_dump()
+    )
+
+
+def test_no_pickle_anywhere(trained):
+    for path in trained.path.iterdir():
+        assert path.suffix in {".toml", ".json", ".jsonl", ".safetensors"}, path
+
+
+def test_custom_nets_need_trust(trained):
+    spec_file = trained.path / "spec.toml"
+    text = spec_file.read_text().replace('arch = "mlp"', 'arch = "tiny_nets:Encoder"', 1)
+    spec_file.write_text(text)
+    with pytest.raises(RunError) as caught:
+        gaespec.load_run(trained.path)
+    assert str(caught.value).endswith(
+        "uses custom net tiny_nets:Encoder; importing it runs its code; fix: pass "
+        "trust_code=True (CLI: --trust-code) if you trust where this run came from"
+    )
+
+
+def test_not_a_run(tmp_path):
+    with pytest.raises(RunError) as caught:
+        gaespec.load_run(tmp_path)
+    assert str(caught.value) == (
+        f"'{tmp_path}' is not a gaespec run: it has no spec.toml; "
+        "fix: give the --out folder of `gaespec train`"
+    )
