@@ -53,7 +53,9 @@ def user_errors(command):
 @user_errors
 def list_() -> None:
     """List the built-in specs and every component kind, net, data source and sampler."""
+    from gaespec.data import known_sources
     from gaespec.nets import arch_names
+    from gaespec.samplers import known_samplers
     from gaespec.spec.load import builtin_specs, load_spec
     from gaespec.spec.vocabulary import DECLARATIONS
 
@@ -69,8 +71,8 @@ def list_() -> None:
         for kind, cls in registry.items():
             typer.echo(f"  {kind:<22} {cls.summary}")
     typer.echo("nets: " + ", ".join(arch_names()) + ", or package.module:Class")
-    typer.echo("data: mnist5k (default), sklearn_digits, mnist:DIR, PATH.npy, PATH.npz")
-    typer.echo("samplers: prior, gmm")
+    typer.echo("data: " + ", ".join(known_sources()) + "  (default: mnist5k)")
+    typer.echo("samplers: " + ", ".join(known_samplers()))
 
 
 @app.command()
@@ -179,6 +181,8 @@ def train(
         progress=not quiet and sys.stderr.isatty(),
         device=device,
     )
+    if not run.main:
+        return  # under torchrun, rank 0 alone writes and reports
     model = run.model.eval()
     with torch.no_grad():
         x = run.data.test.x[:32].to(next(model.parameters()).device)
@@ -240,10 +244,10 @@ def eval_(
     """Evaluate a run: reconstruction MSE per pixel (posterior mean) and every loss term."""
     import torch
 
+    from gaespec.atomic import atomic_write_text
     from gaespec.data import load_data
     from gaespec.metrics import reconstruction_mse
     from gaespec.runs import load_run
-    from gaespec.training.state import atomic_write_text
 
     if split not in ("test", "validation"):
         raise GaespecError(
@@ -265,7 +269,7 @@ def eval_(
     with torch.no_grad():
         sums: dict[str, float] = {}
         for batch in torch.split(x, 500):
-            out = model(batch)
+            out = model(batch, step=model.run.step, epoch=model.run.epoch)
             for name, value in (*out.terms.items(), *out.losses.items()):
                 sums[name] = sums.get(name, 0.0) + value.item() * len(batch)
     result["terms"] = {name: total / len(x) for name, total in sums.items()}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from gaespec.atomic import atomic_write
 from gaespec.errors import DataError
 
 
@@ -51,15 +51,4 @@ def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8) -> P
         array = pixels[0].numpy()
     else:
         array = rearrange(pixels, "c h w -> h w c").numpy()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a reader never sees half a PNG: write beside the target, then rename over it
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(array).save(f, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))

@@ -26,10 +26,27 @@ class RunInfo:
     path: Path
     spec: object
     training: dict
+    epoch: int
+    step: int
 
 
 def _custom_archs(spec) -> list[str]:
     return [arch for arch in (spec.encoder.arch, spec.decoder.arch) if ":" in arch]
+
+
+def _best(path: Path) -> tuple[dict, tuple[int, int]]:
+    """The best weights and the (epoch, step) they were saved at."""
+    from safetensors import safe_open
+
+    if not (path / MODEL).exists():
+        raise RunError(f"run '{path}' has no {MODEL} yet: no epoch has finished")
+    try:
+        with safe_open(str(path / MODEL), framework="pt") as f:
+            metadata = f.metadata() or {}
+            weights = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as error:  # safetensors raises its own error types for damaged files
+        raise RunError(f"'{path / MODEL}' is not a readable safetensors file: {error}") from None
+    return weights, (int(metadata.get("epoch", 0)), int(metadata.get("step", 0)))
 
 
 def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False):
@@ -38,8 +55,6 @@ def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False)
     A spec naming a custom net by import path is refused unless `trust_code=True`, because
     importing it runs code from wherever the run came from.
     """
-    from safetensors.torch import load_file
-
     from gaespec.compose import build
     from gaespec.spec.load import load_spec
     from gaespec.training.state import load_state
@@ -57,24 +72,29 @@ def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False)
             f"run '{path}' uses custom net {', '.join(custom)}; importing it runs its code",
             fix="pass trust_code=True (CLI: --trust-code) if you trust where this run came from",
         )
-    training = json.loads((path / TRAINING).read_text()) if (path / TRAINING).exists() else {}
+    try:
+        training = json.loads((path / TRAINING).read_text()) if (path / TRAINING).exists() else {}
+    except json.JSONDecodeError as error:
+        raise RunError(f"'{path / TRAINING}' is not valid JSON: {error}") from None
     model = build(spec)
     if which == "best":
-        if not (path / MODEL).exists():
-            raise RunError(f"run '{path}' has no {MODEL} yet: no epoch has finished")
-        weights = load_file(str(path / MODEL))
+        weights, counters = _best(path)
     elif which == "last":
-        weights = load_state(path / LAST)["model"]
+        state = load_state(path / LAST)
+        weights, counters = state["model"], (state["epoch"], state["step"])
     else:
         raise RunError(
             f"which must be 'best' or 'last', not '{which}'", name=which, choices=["best", "last"]
         )
-    missing, unexpected = model.load_state_dict(weights, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as error:
+        raise RunError(f"the weights in '{path}' do not fit its spec: {error}") from None
     if missing or unexpected:
         raise RunError(
             f"the weights in '{path}' do not fit its spec (missing: {missing[:3]}, "
             f"unexpected: {unexpected[:3]})"
         )
     model.eval()
-    model.run = RunInfo(path, spec, training)
+    model.run = RunInfo(path, spec, training, *counters)
     return model

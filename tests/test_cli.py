@@ -146,3 +146,25 @@ def test_train_sample_eval(tmp_path, name):
     )
     assert result.exit_code == 0, result.output
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_data_outside_the_decoders_range_is_refused(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.linspace(0, 2, 30 * 64, dtype=np.float32).reshape(30, 1, 8, 8))
+    sets = [a for s in TINY for a in ("--set", s)]
+    result = run(
+        "train",
+        "specs/models/vae.toml",
+        "--data",
+        tmp_path / "x.npy",
+        *sets,
+        "--out",
+        tmp_path / "r",
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"error: data '{tmp_path / 'x.npy'}' has values in [0, 2], outside [0, 1]: the mlp "
+        "decoder ends in a sigmoid, so reconstructions lie in [0, 1]; fix: rescale the data"
+    )
+    assert not (tmp_path / "r").exists()

@@ -69,17 +69,14 @@ def test_custom_nets_by_import_path():
 
 def test_a_custom_decoder_of_the_wrong_shape_is_caught_at_build():
     spec = gaespec.load_spec(
-        "vae",
-        [
-            "input.shape=[1,8,8]",
-            "encoder.arch=mlp",
-            "decoder.arch=toy_nets:TinyDecoder",
-            "decoder.output_shape=[64]",
-        ],
+        "vae", ["input.shape=[1,8,8]", "encoder.arch=mlp", "decoder.arch=toy_nets:HalfDecoder"]
     )
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(GraphError) as caught:
         gaespec.build(spec)
-    assert "output_shape" in str(caught.value)
+    assert str(caught.value) == (
+        "--set: decoder.arch: the decoder must map codes (b, 16) to (b, 1×8×8), but it gave "
+        "shape (2, 1, 8, 4)"
+    )
 
 
 def test_user_nets_passed_in_python():
@@ -104,3 +101,25 @@ def test_user_nets_passed_in_python():
         "decoder.arch: the decoder must map codes (b, 4) to (b, 1×8×8), but it gave shape "
         "(2, 1, 4, 4)"
     )
+
+
+def test_named_schedules_and_inline_schedules_count_steps():
+    spec = gaespec.load_spec(
+        "vae",
+        [
+            "input.shape=[1,8,8]",
+            "encoder.arch=mlp",
+            "decoder.arch=mlp",
+            "latent.dim=4",
+            'schedules.warm={kind="linear", args=[0, 1, 100]}',
+            'schedules.per_epoch={kind="warmup", args=[4], unit="epoch"}',
+            'objective.loss="recon + warm * kl + per_epoch * kl + cyclical(0, 2, 10) * kl"',
+        ],
+    )
+    model = gaespec.build(spec)
+    torch.manual_seed(0)
+    out = model(torch.rand(3, 1, 8, 8), step=25, epoch=2)
+    recon, kl = out.terms["recon"], out.terms["kl"]
+    # linear(0, 1, 100) at step 25 = 0.25; warmup(4) at epoch 2 = 0.5;
+    # cyclical(0, 2, 10) at step 25: t = 0.5 of the cycle, ramp over 0.5 → 2
+    assert torch.allclose(out.loss, recon + (0.25 + 0.5 + 2.0) * kl)

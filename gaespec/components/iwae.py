@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from gaespec.components.registry import implements, latent_distributions
+from gaespec.components.registry import implements
 
 
 @implements("term", "iwae_bound")
@@ -20,15 +20,6 @@ class IWAEBoundTerm:
     def __init__(self, decl, name: str, context):
         self.name = name
         self.reconstruction = context.terms[decl.reconstruction]
-        spec = context.spec
-        q_type, _ = latent_distributions(spec)
-        if not hasattr(q_type, "log_prob"):
-            raise spec.error(
-                f"the IWAE bound needs the density log q(z|x), but the posterior "
-                f"'{spec.latent.posterior.kind}' ({q_type.__name__}) has none",
-                f"terms.{name}",
-                fix='use latent.posterior = { kind = "diag_gaussian" }',
-            )
 
     def log_weights(self, t: dict, model) -> torch.Tensor:
         """log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x), shape (k b)."""

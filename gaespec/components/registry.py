@@ -21,10 +21,3 @@ def implementation(role: str, kind: str) -> type:
     import gaespec.components  # noqa: F401  (registers every implementation)
 
     return IMPLEMENTATIONS[role].get(kind)
-
-
-def latent_distributions(spec) -> tuple[type, type]:
-    """The distribution types of a spec's posterior q(z|x) and prior p(z), e.g. for KL dispatch."""
-    posterior = implementation("posterior", spec.latent.posterior.kind)
-    prior = implementation("prior", spec.prior.kind)
-    return posterior.distribution, prior.distribution

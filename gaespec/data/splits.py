@@ -16,7 +16,7 @@ from gaespec.data.checks import check_range, shape_text
 from gaespec.errors import DataError
 
 DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)  # train, validation, test
-_BUILT_FOR = "1×28×28, 3×32×32 and 3×64×64"  # the benchmark ConvNet and ResNet nets
+_BUILT_FOR = "1×28×28"  # the benchmark ConvNet (mnist_convnet)
 
 
 def default_sizes(n: int) -> tuple[int, int, int]:
@@ -108,7 +108,7 @@ class DataSplits:
             fix = f"--set input.shape=[{','.join(map(str, self.shape))}]"
             if self.shape[-2:] != expect_shape[-2:] or len(self.shape) != len(expect_shape):
                 fix += (
-                    f"; the ConvNet and ResNet nets are built for {_BUILT_FOR} only, so other "
+                    f"; the mnist_convnet nets are built for {_BUILT_FOR} only, so other "
                     'shapes need encoder.arch = "mlp" and decoder.arch = "mlp"'
                 )
             raise DataError(

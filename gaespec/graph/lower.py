@@ -34,13 +34,15 @@ def _check_names(spec: Spec) -> None:
                 raise spec.error(f"'{name}' is already defined at {seen[name]}", key)
             seen[name] = key
     for name, schedule in spec.schedules.items():
-        if schedule.kind not in SCHEDULES:
-            raise spec.error(
-                f"unknown schedule kind '{schedule.kind}'",
-                f"schedules.{name}.kind",
-                name=schedule.kind,
-                choices=SCHEDULES,
-            )
+        _check_schedule(spec, name, schedule)
+    for name, module in spec.modules.items():
+        for output in module.outputs():
+            key = f"modules.{name}.output"
+            if output in RESERVED or output in spec.modules:
+                raise spec.error(f"output '{output}' is a name already in use; choose another", key)
+            if output in seen:
+                raise spec.error(f"output '{output}' is already defined at {seen[output]}", key)
+            seen[output] = key
     names = [o.name for o in spec.all_objectives]
     for i, name in enumerate(names):
         key = f"{_objective_key(spec, i)}.name"
@@ -50,6 +52,27 @@ def _check_names(spec: Spec) -> None:
             raise spec.error(
                 f"objective '{name}' has the name of a term; metrics need distinct names", key
             )
+
+
+def _check_schedule(spec: Spec, name: str, schedule) -> None:
+    key = f"schedules.{name}"
+    if schedule.kind not in SCHEDULES:
+        raise spec.error(
+            f"unknown schedule kind '{schedule.kind}'",
+            f"{key}.kind",
+            name=schedule.kind,
+            choices=SCHEDULES,
+        )
+    rule = SCHEDULES[schedule.kind]
+    if not rule.min_args <= len(schedule.args) <= rule.max_args:
+        raise spec.error(
+            f"{rule.name} takes args [{rule.signature}], got {len(schedule.args)} value(s)",
+            f"{key}.args",
+        )
+    try:
+        rule(*schedule.args, step=0)
+    except ValueError as error:
+        raise spec.error(str(error), f"{key}.args") from None
 
 
 def _add_dataflow(spec: Spec, g: nx.DiGraph) -> None:
@@ -90,6 +113,7 @@ def _add_terms(spec: Spec, g: nx.DiGraph) -> None:
     tensors = {d["name"] for _, d in g.nodes(data=True) if d["role"] == "tensor"}
     modules = {d["name"]: d for _, d in g.nodes(data=True) if d["role"] == "module"}
     for name, term in spec.terms.items():
+        term.check(spec, f"terms.{name}")
         g.add_node(node("term", name), role="term", name=name, kind=term.kind)
         for read in term.reads(spec.modules):
             _need(spec, tensors, read.name, f"terms.{name}.{read.key}", "tensor")
@@ -148,12 +172,26 @@ def _parse(spec: Spec, text: str, key: str):
         ) from None
 
 
+def _gradient_graph(spec: Spec, g: nx.DiGraph) -> nx.DiGraph:
+    """The edges gradients flow along: no detached edge, and straight-through modules bypassed
+    (their outputs' gradients go to their inputs, never to their own parameters)."""
+    grad = nx.DiGraph((a, b) for a, b, d in g.edges(data=True) if not d.get("detached", False))
+    for name, decl in spec.modules.items():
+        if not decl.straight_through:
+            continue
+        for output in decl.outputs():
+            grad.remove_edge(node("module", name), node("tensor", output))
+            for read in decl.reads(spec.modules):
+                grad.add_edge(node("tensor", read.name), node("tensor", output))
+    return grad
+
+
 def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
     trainable = [
         d["name"] for _, d in g.nodes(data=True) if d["role"] == "module" and d["trainable"]
     ]
     loss_names = set(spec.terms) | set(spec.params) | set(spec.schedules)
-    grad = nx.DiGraph((a, b) for a, b, d in g.edges(data=True) if not d.get("detached", False))
+    grad = _gradient_graph(spec, g)
     several = len(spec.all_objectives) > 1
     objectives = []
     for i, objective in enumerate(spec.all_objectives):

@@ -16,7 +16,9 @@ def _rule(spec: Spec, key: str, call, *args):
     try:
         return call(*args)
     except GaespecError as error:
-        raise spec.error(error.message, key, fix=error.fix) from None
+        raise spec.error(
+            error.message, key, fix=error.fix, name=error.name, choices=error.choices
+        ) from None
 
 
 def infer_shapes(spec: Spec, stages: tuple[str, ...]) -> dict[str, tuple[int, ...] | None]:

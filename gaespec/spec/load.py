@@ -7,12 +7,12 @@ one, and the closest valid choices.
 from __future__ import annotations
 
 import re
+import tomllib
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import tomllib
 from pydantic import BaseModel, ValidationError
 
 from gaespec.errors import SpecError
@@ -297,7 +297,13 @@ def load_spec(path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = (
     Returns a validated, immutable `Spec`; `spec.source` is the file it came from.
     """
     path = Path(path)
-    if not path.suffix and not path.exists() and str(path) in builtin_specs():
+    if not path.suffix and not path.exists():
+        if str(path) not in builtin_specs():
+            raise SpecError(
+                f"no spec file '{path}' and no built-in spec of that name",
+                name=str(path),
+                choices=builtin_specs(),
+            )
         path = builtin_specs()[str(path)]
     origins: dict[Path_, str] = {}
     raw = _load_chain(path, (), origins)

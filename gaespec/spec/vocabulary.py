@@ -35,6 +35,7 @@ class Declaration(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     summary: ClassVar[str] = ""
+    straight_through: ClassVar[bool] = False  # (modules) gradients skip the parameters
 
     def reads(self, modules: Mapping[str, Declaration]) -> tuple[Read, ...]:
         """The tensors this component reads, given the spec's extra modules by name."""
@@ -43,6 +44,9 @@ class Declaration(BaseModel):
     def uses(self, modules: Mapping[str, Declaration]) -> tuple[Read, ...]:
         """The modules this component calls (a critic, a codebook, the prior)."""
         return ()
+
+    def check(self, spec, key: str) -> None:
+        """Raise spec.error(...) where this component cannot work with the rest of the spec."""
 
 
 def declare(role: str):

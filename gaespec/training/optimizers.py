@@ -45,4 +45,10 @@ def make_scheduler(spec, optimizer, key: str):
     """The learning-rate scheduler an objective names, or None."""
     if spec is None:
         return None
+    if spec.name.lower() == "reducelronplateau" and spec.interval == "step":
+        raise TrainingError(
+            "ReduceLROnPlateau watches the validation loss, which exists once per epoch",
+            key=f"{key}.interval",
+            fix='set interval = "epoch"',
+        )
     return _make(SCHEDULERS, "scheduler", spec.name, key, optimizer, **spec.options)

@@ -15,6 +15,7 @@ from safetensors.torch import save_file
 
 from gaespec import __version__, nets
 from gaespec import runs as layout
+from gaespec.atomic import atomic_write, atomic_write_text
 from gaespec.compose import build
 from gaespec.data import DataSplits, load_data
 from gaespec.errors import RunError
@@ -22,7 +23,7 @@ from gaespec.graph.lower import lower
 from gaespec.spec.load import load_spec
 from gaespec.spec.schema import Spec
 from gaespec.spec.toml_writer import dumps
-from gaespec.training.state import atomic_write, atomic_write_text, load_state, save_state
+from gaespec.training.state import load_state, save_state
 from gaespec.training.trainer import Trainer
 
 
@@ -39,6 +40,7 @@ class Run:
     model: torch.nn.Module
     metrics: list[dict]
     data: DataSplits
+    main: bool = True  # False on the ranks other than 0 of a distributed run
 
 
 def resolved_toml(spec: Spec) -> str:
@@ -154,6 +156,12 @@ def train(
                 f"cannot resume: '{out}' was trained from a different spec",
                 fix="give the same spec and --set values, or another --out",
             )
+        before = json.loads((out / layout.TRAINING).read_text()).get("data")
+        if before != splits.source:
+            raise RunError(
+                f"cannot resume: '{out}' was trained on data '{before}', not '{splits.source}'",
+                fix=f"pass --data {before}",
+            )
         trainer.load_state_dict(load_state(last))
         log(f"resuming {out} after epoch {trainer.epoch} (step {trainer.step})")
     elif last.exists():
@@ -200,7 +208,13 @@ def train(
             atomic_write(
                 out / layout.MODEL,
                 lambda tmp: save_file(
-                    weights, tmp, metadata={"epoch": str(record["epoch"]), "gaespec": __version__}
+                    weights,
+                    tmp,
+                    metadata={
+                        "epoch": str(record["epoch"]),
+                        "step": str(record["step"]),
+                        "gaespec": __version__,
+                    },
                 ),
             )
         save_state(last, trainer.state_dict())
@@ -212,4 +226,4 @@ def train(
 
     trainer.on("epoch_end", on_epoch_end)
     trainer.fit(epochs)
-    return Run(out, trainer.model, metrics, splits)
+    return Run(out, trainer.model, metrics, splits, main)

@@ -1,14 +1,10 @@
 """Training state on disk without pickle: tensors in safetensors, the rest as JSON in its metadata.
-
-Every write goes to a temporary file in the same folder and is renamed over the target, so a run
-killed at any moment leaves either the old file or the new one, never half of one.
+Written atomically (gaespec.atomic), so a killed run never leaves half a checkpoint.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +12,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from gaespec.atomic import atomic_write
 from gaespec.errors import RunError
 
 TENSOR, DICT, TUPLE = "__tensor__", "__dict__", "__tuple__"
-
-
-def atomic_write(path: str | Path, write) -> None:
-    """Call write(tmp_path), then rename it over `path` (same folder, so the rename is atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a run's files are as readable as any
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write text atomically."""
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def _split(value: Any, tensors: dict[str, torch.Tensor], at: str) -> Any:

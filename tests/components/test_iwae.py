@@ -105,7 +105,7 @@ def test_parameter_gradient_is_the_importance_weighted_sum(tiny_model):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
-def test_a_posterior_without_density_fails_at_build(tiny_model):
+def test_a_posterior_without_density_fails_at_validation(tiny_model):
     with pytest.raises(SpecError) as err:
         tiny_model(
             "iwae", "latent.posterior={kind='deterministic'}", "terms.kl={kind='reconstruction'}"
@@ -113,10 +113,10 @@ def test_a_posterior_without_density_fails_at_build(tiny_model):
     assert (Path(err.value.file).name, err.value.line, err.value.key) == (
         "iwae.toml",
         15,
-        "terms.bound",
+        "terms.bound.kind",
     )
     assert str(err.value) == err.value.file + ":15:1: " + (
-        "terms.bound: the IWAE bound needs the density log q(z|x), but the posterior "
-        "'deterministic' (PointMass) has none; "
+        "terms.bound.kind: the IWAE bound needs the density log q(z|x), but the posterior "
+        "'deterministic' has none; "
         'fix: use latent.posterior = { kind = "diag_gaussian" }'
     )

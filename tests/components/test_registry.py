@@ -46,3 +46,22 @@ def test_unknown_kind_lists_what_exists():
         "unknown prior implementation 'standard_norml' (known: standard_normal); "
         "closest valid choice: 'standard_normal'"
     )
+
+
+def test_the_declared_analytic_kl_pairs_are_the_implemented_ones():
+    from gaespec.components.divergences import _KL
+    from gaespec.spec.declarations.terms import KL
+
+    implemented = {
+        (q, p)
+        for q, q_cls in IMPLEMENTATIONS["posterior"].items()
+        for p, p_cls in IMPLEMENTATIONS["prior"].items()
+        if (q_cls.distribution, p_cls.distribution) in _KL
+    }
+    assert implemented == KL.ANALYTIC
+
+
+def test_the_declared_densities_are_the_implemented_ones():
+    for kind, cls in IMPLEMENTATIONS["posterior"].items():
+        declared = DECLARATIONS["posterior"].get(kind).has_density
+        assert declared == hasattr(cls.distribution, "log_prob"), kind

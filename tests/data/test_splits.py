@@ -68,8 +68,8 @@ def test_shape_mismatch_names_the_key_and_the_fix():
         data.check((1, 28, 28), low=0, high=1, why=WHY)
     assert str(error.value) == (
         "data 'sklearn_digits' has samples of shape 1×8×8 but the spec expects 1×28×28 "
-        "(key input.shape); fix: --set input.shape=[1,8,8]; the ConvNet and ResNet nets are "
-        "built for 1×28×28, 3×32×32 and 3×64×64 only, so other shapes need "
+        "(key input.shape); fix: --set input.shape=[1,8,8]; the mnist_convnet nets are "
+        "built for 1×28×28 only, so other shapes need "
         'encoder.arch = "mlp" and decoder.arch = "mlp"'
     )
 

@@ -95,17 +95,19 @@ def test_input_shape_the_convnet_does_not_accept():
 
 
 def test_decoder_output_must_match_the_input_shape():
-    error = graph_error(
-        "specs/models/vae.toml",
-        [
-            "input.shape=[1,28,28]",
-            "encoder.arch=mlp",
-            "decoder.arch=mlp",
-            "input.shape=[1,8,8]",
-            "decoder.arch=mnist_convnet",
-        ],
+    error = graph_error("specs/models/vae.toml", ["encoder.arch=mlp", "input.shape=[1,8,8]"])
+    assert error.file.endswith("specs/models/vae.toml") and error.line == 12
+    assert str(error).endswith(
+        "vae.toml:12:1: decoder.arch: decoder 'mnist_convnet' outputs 1×28×28, but input.shape is "
+        "1×8×8: reconstructions must have the data's shape"
     )
-    assert error.key == "decoder.arch"
+
+
+def test_net_option_typos_name_the_closest():
+    error = graph_error("specs/models/vae.toml", ["encoder.arch=mlp", "encoder.hiden=[3]"])
+    assert str(error).endswith(
+        "mlp encoder has no option 'hiden' (its options: 'hidden'); closest valid choice: 'hidden'"
+    )
 
 
 def test_objective_that_cannot_reach_a_claimed_module():
@@ -180,3 +182,45 @@ def test_unknown_trainable_module_in_params():
     assert str(error).endswith(
         "objectives.1.params: unknown trainable module 'critik'; closest valid choice: 'critic'"
     )
+
+
+def test_straight_through_codebook_needs_its_own_loss():
+    """Gradients pass the codebook to the encoder; the codewords learn only from codebook_loss."""
+    error = graph_error("specs/models/vqvae.toml", ['objective.loss="recon + beta * commitment"'])
+    assert "claims module 'codebook', but no gradient of its loss" in str(error)
+    # the encoder still reaches the reconstruction through the straight-through estimator
+    graph = lower(load_spec("specs/models/vqvae.toml"))
+    assert graph.objectives[0].params == ("encoder", "posterior", "codebook", "decoder")
+
+
+def test_named_schedules_are_checked():
+    error = graph_error("specs/models/vae.toml", ['schedules.warm={kind="linear", args=[0, 1]}'])
+    assert str(error) == (
+        "--set: schedules.warm.args: linear takes args [start, end, steps], got 2 value(s)"
+    )
+    error = graph_error("specs/models/vae.toml", ['schedules.warm={kind="linear", args=[0, 1, 0]}'])
+    assert str(error) == "--set: schedules.warm.args: linear() steps must be > 0, got 0"
+    error = graph_error("specs/models/vae.toml", ['schedules.warm={kind="lineer", args=[0, 1, 5]}'])
+    assert error.suggestions == ["linear"]
+
+
+def test_module_outputs_must_not_shadow_names():
+    error = graph_error("specs/models/vqvae.toml", ["modules.codebook.output=x_hat"])
+    assert str(error).endswith(
+        "modules.codebook.output: output 'x_hat' is a name already in use; choose another"
+    )
+
+
+def test_components_that_do_not_fit_the_rest_of_the_spec():
+    error = graph_error(
+        "specs/models/vae.toml",
+        [*MLP, 'terms.recon.likelihood="bernoulli"', 'decoder.output="identity"'],
+    )
+    assert str(error).endswith(
+        "terms.recon.likelihood: a bernoulli likelihood needs probabilities, but the decoder's "
+        "output is 'identity'; fix: set decoder.output = \"sigmoid\", or use likelihood = "
+        '"gaussian"'
+    )
+
+
+MLP = ("encoder.arch=mlp", "decoder.arch=mlp")

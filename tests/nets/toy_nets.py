@@ -34,3 +34,16 @@ class TinyDecoder(nn.Module):
 def not_a_module(input_shape):
     """A factory that forgets to return a module."""
     return torch.zeros(input_shape)
+
+
+class HalfDecoder(nn.Module):
+    """A decoder that gets the output shape wrong: half the pixels of each row."""
+
+    def __init__(self, latent_dim, output_shape):
+        super().__init__()
+        c, h, w = output_shape
+        self.shape = (c, h, w // 2)
+        self.fc = nn.Linear(latent_dim, c * h * (w // 2))
+
+    def forward(self, z):
+        return self.fc(z).reshape(z.shape[0], *self.shape)

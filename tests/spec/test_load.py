@@ -205,3 +205,26 @@ def test_loading_a_spec_never_imports_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_errors_in_an_array_of_tables_point_at_the_right_entry(tmp_path):
+    path = write(
+        tmp_path,
+        "two",
+        """
+        extends = "vae"
+        [model]
+        name = "two"
+        [[objectives]]
+        name = "a"
+        loss = "recon"
+        params = ["encoder", "posterior", "decoder"]
+        [[objectives]]
+        name = "b"
+        loss = "kl"
+        params = ["encoder"]
+        optimizer = { name = "adam", lr = -1 }
+    """,
+    )
+    error = error_of(path)
+    assert (error.key, error.line) == ("objectives.1.optimizer.lr", 13)

@@ -13,6 +13,7 @@ class DiagGaussian(Declaration):
 
     kind: Literal["diag_gaussian"] = "diag_gaussian"
     summary: ClassVar[str] = "diagonal Gaussian q(z|x): heads for mean and log-variance"
+    has_density: ClassVar[bool] = True
 
 
 @declare("posterior")
@@ -21,6 +22,7 @@ class Deterministic(Declaration):
 
     kind: Literal["deterministic"] = "deterministic"
     summary: ClassVar[str] = "deterministic code z = f(x), one linear head"
+    has_density: ClassVar[bool] = False
 
 
 @declare("prior")

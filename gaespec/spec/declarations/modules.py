@@ -25,6 +25,8 @@ class VQCodebook(Declaration):
     num_embeddings: int = Field(512, gt=0)
     summary: ClassVar[str] = "VQ codebook: nearest codeword, straight-through gradient"
     provides: ClassVar[str] = "codebook"
+    # the output's gradient passes to the input unchanged and never reaches the codewords
+    straight_through: ClassVar[bool] = True
 
     def reads(self, modules):
         return (Read(self.input, "input"),)

@@ -32,6 +32,15 @@ class Reconstruction(Declaration):
     def reads(self, modules):
         return (Read("x", "kind", detached=True), Read("x_hat", "kind"))
 
+    def check(self, spec, key):
+        if self.likelihood == "bernoulli" and spec.decoder.options.get("output") == "identity":
+            raise spec.error(
+                "a bernoulli likelihood needs probabilities, but the decoder's output is "
+                "'identity'",
+                f"{key}.likelihood",
+                fix='set decoder.output = "sigmoid", or use likelihood = "gaussian"',
+            )
+
 
 @declare("term")
 class KL(Declaration):
@@ -39,12 +48,25 @@ class KL(Declaration):
 
     kind: Literal["kl"] = "kl"
     summary: ClassVar[str] = "analytic KL(q(z|x) ‖ p(z))"
+    # (posterior kind, prior kind) pairs with a closed form; gaespec.components.divergences
+    # implements exactly these (a test holds the two together)
+    ANALYTIC: ClassVar[frozenset] = frozenset({("diag_gaussian", "standard_normal")})
 
     def reads(self, modules):
         return (Read("q", "kind"),)
 
     def uses(self, modules):
         return (Read("prior", "kind"),)
+
+    def check(self, spec, key):
+        pair = (spec.latent.posterior.kind, spec.prior.kind)
+        if pair not in self.ANALYTIC:
+            raise spec.error(
+                f"no analytic KL between the posterior '{pair[0]}' and the prior '{pair[1]}'",
+                f"{key}.kind",
+                fix="use a posterior and prior with a closed-form KL: "
+                + ", ".join(f"{q} with {p}" for q, p in sorted(self.ANALYTIC)),
+            )
 
 
 @declare("term")
@@ -72,6 +94,15 @@ class IWAEBound(Declaration):
 
     def uses(self, modules):
         return (Read("prior", "kind"),)
+
+    def check(self, spec, key):
+        if not spec.latent.posterior.has_density:
+            raise spec.error(
+                f"the IWAE bound needs the density log q(z|x), but the posterior "
+                f"'{spec.latent.posterior.kind}' has none",
+                f"{key}.kind",
+                fix='use latent.posterior = { kind = "diag_gaussian" }',
+            )
 
 
 @declare("term")
