@@ -29,7 +29,9 @@ class Registry(Generic[T]):
 
         return add
 
-    def get(self, name: str, *, file: str | None = None, key: str | None = None) -> T:
+    def get(
+        self, name: str, *, file: str | None = None, key: str | None = None, fix: str | None = None
+    ) -> T:
         """The entry called `name`; a miss raises this registry's error with the closest names."""
         try:
             return self._entries[name]
@@ -40,6 +42,7 @@ class Registry(Generic[T]):
                 key=key,
                 name=name,
                 choices=self._entries,
+                fix=fix,
             ) from None
 
     def __contains__(self, name: object) -> bool:

@@ -27,6 +27,7 @@ from einops import rearrange
 
 from gaespec.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from gaespec.errors import DataError
+from gaespec.registry import Registry
 
 
 class Raw(NamedTuple):
@@ -54,35 +55,27 @@ class Source:
     load: Callable[..., Raw]
 
 
-_SOURCES: dict[str, Source] = {}
+_SOURCES: Registry[Source] = Registry("data source", DataError)
 
 
 def source(name: str, *, usage: str | None = None) -> Callable[[Callable[..., Raw]], Callable]:
     """Register `load(arg?, **options) -> Raw` as the data source `name`."""
 
     def register(load: Callable[..., Raw]) -> Callable[..., Raw]:
-        if name in _SOURCES:
-            raise ValueError(f"data source {name!r} is already registered")
-        _SOURCES[name] = Source(name, usage or name, load)
+        _SOURCES.register(name)(Source(name, usage or name, load))
         return load
 
     return register
 
 
 def known_sources() -> list[str]:
-    """How to write each registered source, in registration order."""
-    return [s.usage for s in _SOURCES.values()] + ["PATH.npy", "PATH.npz"]
+    """How to write each registered source."""
+    return [entry.usage for _, entry in _SOURCES.items()] + ["PATH.npy", "PATH.npz"]
 
 
 def get_source(name: str) -> Source:
     """The source registered as `name`; a miss lists the known ones and the closest."""
-    if name not in _SOURCES:
-        raise DataError(
-            f"unknown data source {name!r}; known sources: {', '.join(known_sources())}",
-            name=name,
-            choices=_SOURCES,
-        )
-    return _SOURCES[name]
+    return _SOURCES.get(name, fix=f"write one of {', '.join(known_sources())}")
 
 
 def parse_source(text: str) -> tuple[str, str | None, dict[str, str]]:

@@ -258,7 +258,4 @@ def lower(spec: Spec) -> ModelGraph:
     for name, shape in shapes.items():
         if g.has_node(node("tensor", name)):
             g.nodes[node("tensor", name)]["shape"] = shape
-    trainable = tuple(
-        d["name"] for _, d in g.nodes(data=True) if d["role"] == "module" and d["trainable"]
-    )
-    return ModelGraph(spec, g, stages, shapes, objectives, trainable)
+    return ModelGraph(spec, g, stages, shapes, objectives)

@@ -7,7 +7,7 @@ Builder and code generator both read this object; nothing reads the spec behind 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -46,7 +46,6 @@ class ModelGraph:
     stages: tuple[str, ...]
     shapes: dict[str, tuple[int, ...] | None]
     objectives: tuple[Objective, ...]
-    trainable: tuple[str, ...] = field(default=())
 
     @property
     def name(self) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
-from gaespec.errors import GaespecError, GraphError, SpecError, closest
+from gaespec.errors import GaespecError, GraphError, SpecError
+from gaespec.registry import Registry
 
 Shape = tuple[int, ...]
 
@@ -114,33 +115,24 @@ class Arch:
         raise NotImplementedError
 
 
-_ARCHS: dict[str, Arch] = {}
+_ARCHS: Registry[Arch] = Registry("architecture", SpecError)
 
 
 def register_arch(cls: type[Arch]) -> type[Arch]:
     """Class decorator: register an Arch under its `name`; a name taken twice raises ValueError."""
-    if cls.name in _ARCHS:
-        raise ValueError(
-            f"architecture {cls.name!r} is already registered "
-            f"(by {type(_ARCHS[cls.name]).__qualname__})"
-        )
-    _ARCHS[cls.name] = cls()
+    _ARCHS.register(cls.name)(cls())
     return cls
 
 
 def arch_names() -> list[str]:
     """The registered architecture names, sorted."""
-    return sorted(_ARCHS)
+    return list(_ARCHS)
 
 
 def get_arch(name: str, *, file: str | None = None, key: str | None = None) -> Arch:
-    """The Arch registered as `name`; SpecError listing the known names, closest first, if none."""
-    if name in _ARCHS:
-        return _ARCHS[name]
-    near = closest(name, _ARCHS, n=len(_ARCHS))
-    known = near + [n for n in arch_names() if n not in near]
-    raise SpecError(
-        f"unknown architecture {name!r}; known: " + ", ".join(repr(n) for n in known),
+    """The Arch registered as `name`; SpecError listing the known names and the closest."""
+    return _ARCHS.get(
+        name,
         file=file,
         key=key,
         fix="name a known architecture or give an import path 'package.module:Class'",

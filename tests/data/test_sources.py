@@ -55,14 +55,14 @@ def test_unknown_source_names_the_closest():
     with pytest.raises(DataError) as error:
         load_data("mnist5")
     assert str(error.value) == (
-        "unknown data source 'mnist5'; known sources: mnist5k, sklearn_digits, "
-        "mnist:DIR[?download=1], array:PATH, PATH.npy, PATH.npz; "
-        "closest valid choice: 'mnist5k', 'mnist'"
+        "unknown data source 'mnist5' (known: array, mnist, mnist5k, sklearn_digits); "
+        "closest valid choice: 'mnist5k', 'mnist'; fix: write one of array:PATH, "
+        "mnist:DIR[?download=1], mnist5k, sklearn_digits, PATH.npy, PATH.npz"
     )
 
 
 def test_registering_a_name_twice_raises():
-    with pytest.raises(ValueError, match="data source 'mnist5k' is already registered"):
+    with pytest.raises(ValueError, match="data source 'mnist5k' is registered twice"):
         source("mnist5k")(lambda: None)
 
 

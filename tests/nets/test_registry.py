@@ -9,6 +9,7 @@ from gaespec import nets
 from gaespec.errors import GraphError, SpecError
 from gaespec.nets import registry
 from gaespec.nets.registry import Arch, ArchRejected, register_arch
+from gaespec.registry import Registry
 
 HERE = Path(__file__).parent
 
@@ -64,22 +65,26 @@ def test_unknown_arch_lists_known_names_closest_first():
     with pytest.raises(SpecError) as err:
         nets.get_arch("mnist_conv")
     assert str(err.value) == (
-        "unknown architecture 'mnist_conv'; known: 'mnist_convnet', 'mlp'; "
-        "fix: name a known architecture or give an import path 'package.module:Class'"
+        "unknown architecture 'mnist_conv' (known: mlp, mnist_convnet); closest valid choice: "
+        "'mnist_convnet'; fix: name a known architecture or give an import path "
+        "'package.module:Class'"
     )
 
 
 def test_registering_twice_raises(monkeypatch):
-    monkeypatch.setattr(registry, "_ARCHS", dict(registry._ARCHS))
+    fresh = Registry("architecture", SpecError)
+    for name, arch in registry._ARCHS.items():
+        fresh.register(name)(arch)
+    monkeypatch.setattr(registry, "_ARCHS", fresh)
 
     class Toy(Arch):
         name = "toy"
 
     register_arch(Toy)
     assert "toy" in nets.arch_names()
-    with pytest.raises(ValueError, match=r"^architecture 'toy' is already registered"):
+    with pytest.raises(ValueError, match=r"^architecture 'toy' is registered twice$"):
         register_arch(Toy)
-    with pytest.raises(ValueError, match=r"^architecture 'mlp' is already registered \(by MLP\)$"):
+    with pytest.raises(ValueError, match=r"^architecture 'mlp' is registered twice$"):
 
         @register_arch
         class OtherMLP(Arch):
@@ -104,7 +109,9 @@ def test_make_refuses_what_the_rules_refuse():
         "decoder: mnist_convnet decoder produces shape (1, 28, 28), not the requested (1, 32, 32); "
         "fix: use arch 'mlp' or a decoder made for this shape"
     )
-    with pytest.raises(SpecError, match=r"^unknown architecture 'mpl'; known: 'mlp'"):
+    with pytest.raises(
+        SpecError, match=r"^unknown architecture 'mpl' \(known: mlp, mnist_convnet\)"
+    ):
         nets.make_encoder("mpl", (3,), {})
 
 
