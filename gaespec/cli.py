@@ -1,7 +1,7 @@
 """The `gaespec` command: list, validate, explain, train, sample, eval.
 
 A user error (bad spec, bad data, bad run folder) prints one line and exits with status 1; no
-traceback. Commands that only read specs (list, validate, explain) never import torch.
+traceback. `validate` and `explain`, which only read specs, never import torch.
 """
 
 from __future__ import annotations
