@@ -1,0 +1,1 @@
+"""Lowering a Spec to its ModelGraph, validation and shape inference; torch-free."""

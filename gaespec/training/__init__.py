@@ -1,0 +1,1 @@
+"""The generic trainer, optimisers by name, training state on disk, and `train`."""
