@@ -172,15 +172,24 @@ def train(
     from gaespec.training.run import train as train_run
 
     loaded = load_spec(spec, set_ or [])
-    run = train_run(
-        loaded,
-        data=data,
-        epochs=epochs,
-        out=out,
-        resume=resume,
-        progress=not quiet and sys.stderr.isatty(),
-        device=device,
-    )
+    try:
+        run = train_run(
+            loaded,
+            data=data,
+            epochs=epochs,
+            out=out,
+            resume=resume,
+            progress=not quiet and sys.stderr.isatty(),
+            device=device,
+        )
+    except KeyboardInterrupt:
+        folder = out or Path("runs") / loaded.model.name
+        typer.echo(
+            f"interrupted; the last finished epoch is kept: continue with "
+            f"gaespec train {spec} --out {folder} --resume (and the same --set/--data)",
+            err=True,
+        )
+        raise typer.Exit(130) from None
     if not run.main:
         return  # under torchrun, rank 0 alone writes and reports
     model = run.model.eval()

@@ -168,3 +168,21 @@ def test_data_outside_the_decoders_range_is_refused(tmp_path):
         "decoder ends in a sigmoid, so reconstructions lie in [0, 1]; fix: rescale the data"
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_an_interrupted_run_says_how_to_resume(tmp_path, monkeypatch):
+    from gaespec.training.trainer import Trainer
+
+    def interrupted(self, x):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    sets = [a for s in TINY for a in ("--set", s)]
+    result = run(
+        "train", "specs/models/vae.toml", "--data", "sklearn_digits", *sets, "--out", tmp_path
+    )
+    assert result.exit_code == 130
+    assert result.output.strip() == (
+        "interrupted; the last finished epoch is kept: continue with gaespec train "
+        f"specs/models/vae.toml --out {tmp_path} --resume (and the same --set/--data)"
+    )
