@@ -61,7 +61,9 @@ def test_every_command_parses(args):
 
 def test_the_python_example_runs():
     (example,) = [b for b in blocks("python") if "import gaespec" in b]
-    slow = [line for line in example.splitlines() if "gaespec.train(" in line or "load_run(" in line]
+    slow = [
+        line for line in example.splitlines() if "gaespec.train(" in line or "load_run(" in line
+    ]
     fast = "\n".join(line for line in example.splitlines() if line not in slow)
     namespace: dict = {}
     exec(compile(fast, "README.md", "exec"), namespace)

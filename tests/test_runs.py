@@ -68,7 +68,7 @@ def test_the_resolved_spec_needs_no_parent(trained):
     text = (trained.path / "spec.toml").read_text()
     assert "extends" not in text
     assert gaespec.load_spec(trained.path / "spec.toml").model_dump() == (
-        tiny_spec("vqvae").model_dump()
+        tiny_spec("vqvae", "train.data=sklearn_digits").model_dump()  # the data the run used
     )
 
 

@@ -128,6 +128,10 @@ def train(
     )
     low, high, why = data_range(spec) or (-float("inf"), float("inf"), "")
     splits.check(tuple(spec.input.shape), low=low, high=high, why=why)
+    if splits.source != settings.data:  # the resolved spec records the data the run used
+        spec = spec.model_copy(
+            update={"train": settings.model_copy(update={"data": splits.source})}
+        )
 
     torch.manual_seed(settings.seed)
     model = build(graph)
@@ -150,17 +154,17 @@ def train(
                 f"cannot resume: '{out}' holds no {layout.LAST}",
                 fix="start the run without --resume",
             )
-        saved = load_spec(out / layout.SPEC)
-        if _comparable(saved) != _comparable(spec):
-            raise RunError(
-                f"cannot resume: '{out}' was trained from a different spec",
-                fix="give the same spec and --set values, or another --out",
-            )
         before = json.loads((out / layout.TRAINING).read_text()).get("data")
         if before != splits.source:
             raise RunError(
                 f"cannot resume: '{out}' was trained on data '{before}', not '{splits.source}'",
                 fix=f"pass --data {before}",
+            )
+        saved = load_spec(out / layout.SPEC)
+        if _comparable(saved) != _comparable(spec):
+            raise RunError(
+                f"cannot resume: '{out}' was trained from a different spec",
+                fix="give the same spec and --set values, or another --out",
             )
         trainer.load_state_dict(load_state(last))
         log(f"resuming {out} after epoch {trainer.epoch} (step {trainer.step})")

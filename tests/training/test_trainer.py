@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from tiny import MODELS, tiny_spec
@@ -156,6 +157,14 @@ def test_refuses_to_overwrite_or_resume_from_another_spec(tmp_path, digits):
             progress=False,
         )
     assert f"cannot resume: '{tmp_path}' was trained from a different spec" in str(caught.value)
+    other = tmp_path.parent / "other.npy"
+    np.save(other, digits.train.x.numpy())
+    with pytest.raises(RunError) as caught:
+        gaespec.train(spec, data=str(other), epochs=2, out=tmp_path, resume=True, progress=False)
+    assert str(caught.value) == (
+        f"cannot resume: '{tmp_path}' was trained on data 'sklearn_digits', not '{other}'; "
+        "fix: pass --data sklearn_digits"
+    )
 
 
 def test_a_non_finite_loss_stops_with_a_clear_message(digits):
