@@ -140,8 +140,14 @@ def explain(spec: Path, set_: SetOption = None) -> None:
             if role == "tensor":
                 shape = attrs.get("shape")
                 extra = "×".join(map(str, shape)) if shape else "(set when built)"
+            elif role == "param":
+                extra = f"= {attrs['value']}"
+            elif role == "schedule":
+                extra = f"{attrs['kind']}({', '.join(map(str, attrs['args']))}) per {attrs['unit']}"
             elif "kind" in attrs:
-                extra = attrs["kind"]
+                extra = attrs["kind"] + (
+                    " (straight-through)" if attrs.get("straight_through") else ""
+                )
             arrow = f"  ← {', '.join(inputs)}" if inputs else ""
             typer.echo(f"  {name:<16} {extra}{arrow}")
 

@@ -92,6 +92,7 @@ def _add_dataflow(spec: Spec, g: nx.DiGraph) -> None:
     module("prior", spec.prior.kind, trainable=False)
     for name, decl in spec.modules.items():
         module(name, decl.kind)
+        g.nodes[node("module", name)]["straight_through"] = decl.straight_through
         for output in decl.outputs():
             g.add_edge(node("module", name), tensor(output))
     produced = {d["name"] for _, d in g.nodes(data=True) if d["role"] == "tensor"} | {"x_hat"}
@@ -133,10 +134,17 @@ def _add_terms(spec: Spec, g: nx.DiGraph) -> None:
             recons = [t for t, d in spec.terms.items() if d.kind == "reconstruction"]
             _need(spec, recons, reference, f"terms.{name}.reconstruction", "reconstruction term")
             g.add_edge(node("term", reference), node("term", name))
-    for name in spec.params:
-        g.add_node(node("param", name), role="param", name=name)
-    for name in spec.schedules:
-        g.add_node(node("schedule", name), role="schedule", name=name)
+    for name, value in spec.params.items():
+        g.add_node(node("param", name), role="param", name=name, value=value)
+    for name, schedule in spec.schedules.items():
+        g.add_node(
+            node("schedule", name),
+            role="schedule",
+            name=name,
+            kind=schedule.kind,
+            args=schedule.args,
+            unit=schedule.unit,
+        )
 
 
 def _check_acyclic(spec: Spec, g: nx.DiGraph) -> None:
