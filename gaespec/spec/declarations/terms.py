@@ -107,10 +107,16 @@ class IWAEBound(Declaration):
 
 @declare("term")
 class CodebookLoss(Declaration):
-    """‖sg(z_e) − e‖²: moves the chosen codewords toward the encoder outputs (van den Oord 2017)."""
+    """‖sg(z_e) − e‖²: moves the chosen codewords toward the encoder outputs (van den Oord 2017).
+
+    Attributes:
+        reduction: "mean" sums over latent dims and averages over the batch, as every term;
+            "sum" also sums over the batch, as Pythae does (the weight then grows with the batch).
+    """
 
     kind: Literal["codebook_loss"] = "codebook_loss"
     codebook: str = "codebook"
+    reduction: Literal["mean", "sum"] = "mean"
     summary: ClassVar[str] = "VQ codebook loss ‖sg(z_e) − e‖², summed over dims, batch mean"
 
     def reads(self, modules):
@@ -122,10 +128,15 @@ class CodebookLoss(Declaration):
 
 @declare("term")
 class CommitmentLoss(Declaration):
-    """‖z_e − sg(e)‖²: keeps the encoder committed to its codewords (van den Oord 2017)."""
+    """‖z_e − sg(e)‖²: keeps the encoder committed to its codewords (van den Oord 2017).
+
+    Attributes:
+        reduction: "mean" (batch mean) or "sum" (over the batch too, as Pythae), as codebook_loss.
+    """
 
     kind: Literal["commitment_loss"] = "commitment_loss"
     codebook: str = "codebook"
+    reduction: Literal["mean", "sum"] = "mean"
     summary: ClassVar[str] = "VQ commitment loss ‖z_e − sg(e)‖², summed over dims, batch mean"
 
     def reads(self, modules):
