@@ -30,9 +30,7 @@ SetOption = Annotated[
 
 
 def _fail(error: GaespecError) -> None:
-    typer.echo(f"error: {error}", err=True)
-    if getattr(error, "context", None):
-        typer.echo(error.context, err=True)
+    typer.echo(f"error: {error.detail()}", err=True)
     raise typer.Exit(1)
 
 
@@ -90,7 +88,7 @@ def validate(
             graph = lower(load_spec(path, set_ or []))
         except GaespecError as error:
             failed += 1
-            typer.echo(f"error: {error}", err=True)
+            typer.echo(f"error: {error.detail()}", err=True)
             continue
         typer.echo(
             f"ok  {path}  ({graph.name}: {len(graph.objectives)} objective(s), "
@@ -107,14 +105,11 @@ def explain(spec: Path, set_: SetOption = None) -> None:
     from gaespec.graph.lower import lower
     from gaespec.spec.load import load_spec
     from gaespec.spec.loss import to_formula
-    from gaespec.spec.toml_writer import dumps
+    from gaespec.spec.toml_writer import spec_toml
 
     graph = lower(load_spec(spec, set_ or []))
-    data = graph.spec.model_dump(mode="json", exclude_none=True)
-    if not data["objectives"]:
-        del data["objectives"]
     typer.echo(f"# {graph.name}: resolved spec")
-    typer.echo(dumps(data))
+    typer.echo(spec_toml(graph.spec))
     typer.echo("# objectives")
     for objective in graph.objectives:
         typer.echo(f"{objective.name} = {to_formula(objective.loss)}")
@@ -199,16 +194,31 @@ def train(
     if not run.main:
         return  # under torchrun, rank 0 alone writes and reports
     model = run.model.eval()
+    mse = reconstruction_mse(model, run.data.test.x)
+    typer.echo(f"test MSE (last epoch, posterior mean): {mse:.4f}")
+    typer.echo(f"run:             {run.path}")
+    if len(loaded.input.shape) != 3:
+        typer.echo("(no image grids: the samples are not images of shape c×h×w)")
+        return
     with torch.no_grad():
         x = run.data.test.x[:32].to(next(model.parameters()).device)
         save_grid(reconstruction_grid(x, model.reconstruct(x)), run.path / RECONSTRUCTIONS)
         torch.manual_seed(loaded.train.seed)
         save_grid(model.sample(64), run.path / SAMPLES)
-    mse = reconstruction_mse(model, run.data.test.x)
-    typer.echo(f"test MSE (last epoch, posterior mean): {mse:.4f}")
-    typer.echo(f"run:             {run.path}")
     typer.echo(f"samples:         {run.path / SAMPLES}")
     typer.echo(f"reconstructions: {run.path / RECONSTRUCTIONS}")
+
+
+def _run_data(model):
+    """The data a loaded run was trained on, split and checked as in training."""
+    from gaespec.data import load_data
+    from gaespec.training.run import data_range
+
+    spec, training = model.run.spec, model.run.training
+    data = load_data(training.get("data", spec.train.data), seed=spec.train.seed)
+    low, high, why = data_range(spec) or (-float("inf"), float("inf"), "")
+    data.check(tuple(spec.input.shape), low=low, high=high, why=why)
+    return data
 
 
 @app.command()
@@ -228,16 +238,12 @@ def sample(
     """Generate images from a trained run with a sampler; writes a PNG grid."""
     import torch
 
-    from gaespec.data import load_data
     from gaespec.images import save_grid
     from gaespec.runs import load_run
     from gaespec.samplers import make_sampler
 
     model = load_run(run, trust_code=trust_code)
-    training = model.run.training
-    x_train = None
-    if sampler != "prior":
-        x_train = load_data(training.get("data", "mnist5k"), seed=training.get("seed", 0)).train.x
+    x_train = None if sampler == "prior" else _run_data(model).train.x
     chosen = make_sampler(sampler)
     chosen.fit(model, x_train)
     images = chosen.sample(n, generator=torch.Generator().manual_seed(seed))
@@ -260,7 +266,6 @@ def eval_(
     import torch
 
     from gaespec.atomic import atomic_write_text
-    from gaespec.data import load_data
     from gaespec.metrics import reconstruction_mse
     from gaespec.runs import load_run
 
@@ -271,9 +276,7 @@ def eval_(
             choices=["test", "validation"],
         )
     model = load_run(run, which=which, trust_code=trust_code)
-    training = model.run.training
-    data = load_data(training.get("data", "mnist5k"), seed=training.get("seed", 0))
-    x = getattr(data, split).x
+    x = getattr(_run_data(model), split).x
     result = {
         "split": split,
         "weights": which,
@@ -284,7 +287,8 @@ def eval_(
     with torch.no_grad():
         sums: dict[str, float] = {}
         for batch in torch.split(x, 500):
-            out = model(batch, step=model.run.step, epoch=model.run.epoch)
+            # as when the weights were validated: after run.step steps, in epoch run.epoch - 1
+            out = model(batch, step=model.run.step, epoch=max(model.run.epoch - 1, 0))
             for name, value in (*out.terms.items(), *out.losses.items()):
                 sums[name] = sums.get(name, 0.0) + value.item() * len(batch)
     result["terms"] = {name: total / len(x) for name, total in sums.items()}

@@ -7,6 +7,7 @@ The forward pass is fixed: encoder → posterior → K samples of z → transfor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from os import PathLike
 from types import SimpleNamespace
 
 import torch
@@ -18,6 +19,7 @@ from gaespec.components.registry import implementation
 from gaespec.errors import GraphError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
+from gaespec.spec.load import load_spec
 from gaespec.spec.loss import evaluate
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.schema import Spec
@@ -194,7 +196,7 @@ class ComposedModel(nn.Module):
 
 
 def build(
-    spec_or_graph: Spec | ModelGraph,
+    spec_or_graph: Spec | ModelGraph | str | PathLike,
     *,
     encoder: nn.Module | None = None,
     decoder: nn.Module | None = None,
@@ -203,7 +205,11 @@ def build(
 
     A user's own encoder ((b ...) → (b f)) or decoder ((b d) → (b ...)) replaces the spec's net.
     """
+    if isinstance(spec_or_graph, (str, PathLike)):
+        spec_or_graph = load_spec(spec_or_graph)
+    if not isinstance(spec_or_graph, (Spec, ModelGraph)):
+        raise GraphError(
+            f"build() takes a Spec, a ModelGraph or a spec path, not {type(spec_or_graph).__name__}"
+        )
     graph = spec_or_graph if isinstance(spec_or_graph, ModelGraph) else lower(spec_or_graph)
-    if not isinstance(graph, ModelGraph):
-        raise GraphError(f"build() takes a Spec or ModelGraph, not {type(graph).__name__}")
     return ComposedModel(graph, encoder=encoder, decoder=decoder)

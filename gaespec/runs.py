@@ -10,8 +10,8 @@ from pathlib import Path
 from gaespec.errors import RunError
 
 SPEC = "spec.toml"  # the fully resolved spec: extends merged, overrides applied
-TRAINING = "training.json"  # data, epochs, batch size, seed, device
-ENVIRONMENT = "environment.json"  # versions of python, torch, gaespec
+TRAINING = "training.json"  # how it was trained: data, epochs, batch size, seed, device, sizes
+ENVIRONMENT = "environment.json"  # versions, platform, device, seed, start time
 METRICS = "metrics.jsonl"  # one line per epoch: every term and total, train and validation
 MODEL = "model.safetensors"  # the weights that scored best on the validation split
 LAST = "last.safetensors"  # the whole training state after the last finished epoch
@@ -31,7 +31,30 @@ class RunInfo:
 
 
 def _custom_archs(spec) -> list[str]:
-    return [arch for arch in (spec.encoder.arch, spec.decoder.arch) if ":" in arch]
+    from gaespec.nets import is_import_path
+
+    return [arch for arch in (spec.encoder.arch, spec.decoder.arch) if is_import_path(arch)]
+
+
+def read_json(path: Path) -> dict:
+    """A run's JSON file; a missing or damaged one raises RunError."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"'{path}' is missing", fix="the run folder is incomplete") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RunError(f"'{path}' is not valid JSON: {error}") from None
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The records of a metrics.jsonl file (none if it is missing); damage raises RunError."""
+    if not path.exists():
+        return []
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        return [json.loads(line) for line in lines]
+    except json.JSONDecodeError as error:
+        raise RunError(f"'{path}' is not valid JSON lines: {error}") from None
 
 
 def _best(path: Path) -> tuple[dict, tuple[int, int]]:
@@ -72,10 +95,7 @@ def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False)
             f"run '{path}' uses custom net {', '.join(custom)}; importing it runs its code",
             fix="pass trust_code=True (CLI: --trust-code) if you trust where this run came from",
         )
-    try:
-        training = json.loads((path / TRAINING).read_text()) if (path / TRAINING).exists() else {}
-    except json.JSONDecodeError as error:
-        raise RunError(f"'{path / TRAINING}' is not valid JSON: {error}") from None
+    training = read_json(path / TRAINING)
     model = build(spec)
     if which == "best":
         weights, counters = _best(path)

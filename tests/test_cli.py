@@ -186,3 +186,14 @@ def test_an_interrupted_run_says_how_to_resume(tmp_path, monkeypatch):
         "interrupted; the last finished epoch is kept: continue with gaespec train "
         f"specs/models/vae.toml --out {tmp_path} --resume (and the same --set/--data)"
     )
+
+
+def test_a_loss_fault_shows_a_caret(tmp_path):
+    result = run("validate", "specs/models/vae.toml", "--set", 'objective.loss="recon + * kl"')
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "error: --set: objective.loss: unexpected '*' in loss expression at column 9 of "
+        "'recon + * kl'",
+        "    recon + * kl",
+        "            ^",
+    ]

@@ -123,3 +123,10 @@ def test_named_schedules_and_inline_schedules_count_steps():
     # linear(0, 1, 100) at step 25 = 0.25; warmup(4) at epoch 2 = 0.5;
     # cyclical(0, 2, 10) at step 25: t = 0.5 of the cycle, ramp over 0.5 → 2
     assert torch.allclose(out.loss, recon + (0.25 + 0.5 + 2.0) * kl)
+
+
+def test_build_takes_a_path_or_a_name():
+    assert isinstance(gaespec.build("specs/models/ae.toml").decoder, nn.Module)
+    with pytest.raises(GraphError) as caught:
+        gaespec.build(42)
+    assert str(caught.value) == "build() takes a Spec, a ModelGraph or a spec path, not int"

@@ -56,7 +56,7 @@ def test_every_command_parses(args):
             assert list(Path(".").glob(value)), value
     sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
     if sets and args[0] == "train":
-        gaespec.load_spec(args[1], sets)
+        gaespec.lower(gaespec.load_spec(args[1], sets))
 
 
 def test_the_python_example_runs():

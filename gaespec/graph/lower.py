@@ -224,6 +224,8 @@ def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
         else:
             params = objective.params
         for p in params:
+            if params.count(p) > 1:
+                raise spec.error(f"objective '{objective.name}' lists '{p}' twice", f"{key}.params")
             _need(spec, trainable, p, f"{key}.params", "trainable module")
             if not (
                 grad.has_node(node("module", p)) and nx.has_path(grad, node("module", p), here)

@@ -17,10 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from gaespec.errors import SpecError
 from gaespec.spec.locate import locate as _locate
-from gaespec.spec.schema import Spec
+from gaespec.spec.schema import OVERRIDE, Spec
 
 SPECS_DIR = Path(__file__).resolve().parents[2] / "specs" / "models"
-OVERRIDE = "--set"
 # pairs of keys of which a child's choice replaces the parent's other one
 _ALTERNATIVES = {"objective": "objectives", "objectives": "objective"}
 
@@ -39,6 +38,8 @@ def _read_toml(path: Path, *, referrer: str | None = None) -> dict[str, Any]:
         raise SpecError(f"no such spec file '{path}'", file=referrer) from None
     except OSError as error:
         raise SpecError(f"cannot read spec file: {error.strerror}", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise SpecError("not a UTF-8 TOML file", file=str(path)) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -15,6 +15,8 @@ from gaespec.errors import GraphError
 from gaespec.spec.locate import locate
 from gaespec.spec.vocabulary import union
 
+OVERRIDE = "--set"  # the "file" of a value set on the command line
+
 # Tensor and module names the pipeline itself defines; user names must not shadow them.
 RESERVED = frozenset({"x", "h", "q", "z", "x_hat", "encoder", "posterior", "decoder", "prior"})
 
@@ -31,7 +33,7 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 class Strict(BaseModel):
     """Base of every table: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelInfo(Strict):
@@ -62,7 +64,7 @@ class EncoderSpec(BaseModel):
         Any other key is passed to the architecture as an option (e.g. `hidden = [512]`).
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
     arch: str = "mnist_convnet"
 
     @property
@@ -171,7 +173,7 @@ class TrainSpec(Strict):
     epochs: int = Field(10, gt=0)
     batch_size: int = Field(64, gt=0)
     eval_batch_size: int = Field(500, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)
     select: str | None = None
 
 
@@ -216,7 +218,7 @@ class Spec(Strict):
         file = self.origin(key)
         path = tuple(key.split("."))
         line = column = None
-        if file and file != "--set":
+        if file and file != OVERRIDE:
             line, column = locate(file, path)
         return cls(message, file=file, key=key, line=line, column=column, **details)
 

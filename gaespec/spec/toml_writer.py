@@ -62,3 +62,11 @@ def dumps(data: dict[str, Any]) -> str:
 
     table("", data)
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def spec_toml(spec) -> str:
+    """A validated Spec as TOML, every default written out: loading it gives the same spec."""
+    data = spec.model_dump(mode="json", exclude_none=True)
+    if not data["objectives"]:
+        del data["objectives"]
+    return dumps(data)

@@ -33,7 +33,7 @@ class Read(NamedTuple):
 class Declaration(BaseModel):
     """Base of every component declaration: strict (unknown keys are errors), immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     summary: ClassVar[str] = ""
     straight_through: ClassVar[bool] = False  # (modules) gradients skip the parameters
 

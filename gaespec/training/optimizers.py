@@ -29,6 +29,15 @@ def _make(table: dict[str, type], what: str, name: str, key: str, *args, **kwarg
         raise TrainingError(
             f"unknown {what} '{name}'", key=f"{key}.name", name=name.lower(), choices=table
         )
+    accepted = [n for n in inspect.signature(cls).parameters if n not in ("self", "params")]
+    for option in kwargs:
+        if option not in accepted:
+            raise TrainingError(
+                f"{cls.__name__} has no option '{option}'",
+                key=f"{key}.{option}",
+                name=option,
+                choices=accepted,
+            )
     try:
         return cls(*args, **kwargs)
     except (TypeError, ValueError) as error:

@@ -18,11 +18,11 @@ from gaespec import runs as layout
 from gaespec.atomic import atomic_write, atomic_write_text
 from gaespec.compose import build
 from gaespec.data import DataSplits, load_data
-from gaespec.errors import RunError
+from gaespec.errors import RunError, TrainingError
 from gaespec.graph.lower import lower
 from gaespec.spec.load import load_spec
 from gaespec.spec.schema import Spec
-from gaespec.spec.toml_writer import dumps
+from gaespec.spec.toml_writer import spec_toml
 from gaespec.training.state import load_state, save_state
 from gaespec.training.trainer import Trainer
 
@@ -46,10 +46,7 @@ class Run:
 def resolved_toml(spec: Spec) -> str:
     """The resolved spec as TOML text (every default written out)."""
     header = f"# resolved by gaespec {__version__} from {spec.source}\n"
-    data = spec.model_dump(mode="json", exclude_none=True)
-    if not data["objectives"]:
-        del data["objectives"]
-    return header + dumps(data)
+    return header + spec_toml(spec)
 
 
 def data_range(spec: Spec) -> tuple[float, float, str] | None:
@@ -68,6 +65,25 @@ def data_range(spec: Spec) -> tuple[float, float, str] | None:
             f"the {decoder.arch} decoder ends in a sigmoid, so reconstructions lie in [0, 1]",
         )
     return None
+
+
+def _device(name: str | None) -> str:
+    """The device to train on: the one asked for, checked, or cuda when present, else cpu."""
+    if name is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise TrainingError(
+            f"unknown device '{name}'", key="--device", name=name, choices=["cpu", "cuda"]
+        ) from None
+    if device.type == "cuda" and (
+        not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()
+    ):
+        raise TrainingError(
+            f"device '{name}' is not available here", key="--device", fix="use --device cpu"
+        )
+    return str(device)
 
 
 def _environment(seed: int, device: str) -> dict:
@@ -92,10 +108,7 @@ def _comparable(spec: Spec) -> dict:
 
 
 def _read_metrics(path: Path, upto: int) -> list[dict]:
-    if not path.exists():
-        return []
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in records if r["epoch"] <= upto]
+    return [r for r in layout.read_metrics(path) if r.get("epoch", 0) <= upto]
 
 
 def train(
@@ -119,7 +132,7 @@ def train(
     graph = lower(spec)
     settings = spec.train
     epochs = epochs or settings.epochs
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = _device(device)
     out = Path(out or Path("runs") / spec.model.name)
     splits = (
         data
@@ -154,7 +167,7 @@ def train(
                 f"cannot resume: '{out}' holds no {layout.LAST}",
                 fix="start the run without --resume",
             )
-        before = json.loads((out / layout.TRAINING).read_text()).get("data")
+        before = layout.read_json(out / layout.TRAINING).get("data")
         if before != splits.source:
             raise RunError(
                 f"cannot resume: '{out}' was trained on data '{before}', not '{splits.source}'",

@@ -224,3 +224,8 @@ def test_components_that_do_not_fit_the_rest_of_the_spec():
 
 
 MLP = ("encoder.arch=mlp", "decoder.arch=mlp")
+
+
+def test_a_module_listed_twice():
+    error = graph_error("specs/models/aae.toml", ['objectives.1.params=["critic","critic"]'])
+    assert str(error).endswith("objectives.1.params: objective 'critic' lists 'critic' twice")

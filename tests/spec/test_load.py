@@ -228,3 +228,18 @@ def test_errors_in_an_array_of_tables_point_at_the_right_entry(tmp_path):
     )
     error = error_of(path)
     assert (error.key, error.line) == ("objectives.1.optimizer.lr", 13)
+
+
+def test_values_that_are_not_numbers_or_out_of_range():
+    assert str(error_of("specs/models/vae.toml", ["params.beta=nan"])) == (
+        "--set: params.beta: Input should be a finite number"
+    )
+    assert str(error_of("specs/models/vae.toml", ["train.seed=-1"])) == (
+        "--set: train.seed: Input should be greater than or equal to 0"
+    )
+
+
+def test_a_file_that_is_not_text(tmp_path):
+    path = tmp_path / "weights.toml"
+    path.write_bytes(b"\xff\xfe\x00binary")
+    assert str(error_of(path)) == f"{path}: not a UTF-8 TOML file"

@@ -191,3 +191,13 @@ def test_optimizer_and_scheduler_by_name(digits):
         make_trainer(tiny_spec("vae", "objective.optimizer.name=adamm"), digits)
     assert str(caught.value).startswith("objective.optimizer.name: unknown optimizer 'adamm'")
     assert caught.value.suggestions[0] == "adam"
+
+
+def test_optimizer_options_and_devices_are_checked(digits):
+    with pytest.raises(TrainingError) as caught:
+        make_trainer(tiny_spec("vae", "objective.optimizer.betas2=[0.5, 0.9]"), digits)
+    assert str(caught.value).startswith("objective.optimizer.betas2: Adam has no option 'betas2'")
+    assert caught.value.suggestions[0] == "betas"
+    with pytest.raises(TrainingError) as caught:
+        gaespec.train(tiny_spec("vae"), data=digits, epochs=1, device="gpu", progress=False)
+    assert str(caught.value) == ("--device: unknown device 'gpu'; closest valid choice: 'cpu'")
