@@ -31,9 +31,9 @@ def _check_finite(x: np.ndarray, *, source: str) -> None:
 
 
 def check_array(x: np.ndarray, *, source: str) -> np.ndarray:
-    """`x` as float32 (N, C, H, W) or (N, D), 8-bit integer pixels divided by 255; else DataError.
+    """`x` as float32 (N, C, H, W) or (N, D), uint8 pixels divided by 255; else DataError.
 
-    Float data is kept as it is; (N, H, W) gains a channel axis.
+    Other data keep their values (0/1 integers stay 0/1); (N, H, W) gains a channel axis.
     """
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
@@ -64,7 +64,7 @@ def check_array(x: np.ndarray, *, source: str) -> np.ndarray:
         _check_finite(x, source=source)
     if x.ndim == 3:
         x = rearrange(x, "n h w -> n 1 h w")
-    scale = x.dtype.kind in "iu" and x.min() >= 0 and x.max() <= 255
+    scale = x.dtype == np.uint8  # by type, not by value: 0/1 integers are binary pixels
     out = x.astype(np.float32)
     if scale:
         out /= 255.0

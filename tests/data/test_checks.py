@@ -77,3 +77,9 @@ def test_values_outside_the_range_are_refused_with_why_and_fix():
         "e.g. x = (x - x.min()) / (x.max() - x.min())"
     )
     check_range(x.clamp(0, 1), low=0, high=1, source="x.npy", why=why)
+
+
+def test_integer_zeros_and_ones_stay_binary():
+    x = np.array([[[0, 1], [1, 0]]] * 3, dtype=np.int64)
+    assert check_array(x, source="bits").max() == 1.0
+    assert check_array(x.astype(np.uint8), source="bits").max() == np.float32(1 / 255)
