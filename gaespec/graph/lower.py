@@ -262,7 +262,8 @@ def lower(spec: Spec) -> ModelGraph:
     objectives = _add_objectives(spec, g)
     _check_acyclic(spec, g)
     if spec.train.select is not None:
-        _need(spec, [o.name for o in objectives], spec.train.select, "train.select", "objective")
+        scores = [o.name for o in objectives] + list(spec.terms)
+        _need(spec, scores, spec.train.select, "train.select", "objective or term")
     stages = _stages(spec, g)
     shapes = infer_shapes(spec, stages)
     for name, shape in shapes.items():

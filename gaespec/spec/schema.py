@@ -166,7 +166,9 @@ class TrainSpec(Strict):
 
     Attributes:
         data: a built-in data source (mnist5k, sklearn_digits), mnist:DIR, or an .npy/.npz path.
-        select: the objective whose validation total picks the best checkpoint (default: first).
+        select: the objective or term whose validation mean picks the best checkpoint (default:
+            the first objective); name a term such as "recon" when a schedule changes the
+            objective's scale from epoch to epoch.
     """
 
     data: str = "mnist5k"

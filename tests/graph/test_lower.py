@@ -229,3 +229,13 @@ MLP = ("encoder.arch=mlp", "decoder.arch=mlp")
 def test_a_module_listed_twice():
     error = graph_error("specs/models/aae.toml", ['objectives.1.params=["critic","critic"]'])
     assert str(error).endswith("objectives.1.params: objective 'critic' lists 'critic' twice")
+
+
+def test_best_weights_can_be_selected_by_a_term():
+    assert lower(load_spec("specs/models/vae.toml", ["train.select=recon"])).spec.train.select == (
+        "recon"
+    )
+    error = graph_error("specs/models/vae.toml", ["train.select=recn"])
+    assert str(error).endswith(
+        "train.select: unknown objective or term 'recn'; closest valid choice: 'recon'"
+    )
