@@ -83,7 +83,8 @@ class ComposedModel(nn.Module):
         for name, decl in spec.modules.items():
             width = graph.shapes[decl.input][0]
             self.add_module(name, implementation("module", decl.kind)(decl, name, width))
-        code = graph.shapes[spec.decoder.input][0]
+        code = graph.shapes[spec.decoder.input]
+        code = code[0] if code is not None else spec.latent.dim
         self.decoder = (
             decoder
             if decoder is not None
@@ -211,5 +212,12 @@ def build(
         raise GraphError(
             f"build() takes a Spec, a ModelGraph or a spec path, not {type(spec_or_graph).__name__}"
         )
-    graph = spec_or_graph if isinstance(spec_or_graph, ModelGraph) else lower(spec_or_graph)
+    given = frozenset(
+        n for n, net in (("encoder", encoder), ("decoder", decoder)) if net is not None
+    )
+    graph = (
+        spec_or_graph
+        if isinstance(spec_or_graph, ModelGraph)
+        else lower(spec_or_graph, given=given)
+    )
     return ComposedModel(graph, encoder=encoder, decoder=decoder)

@@ -130,3 +130,30 @@ def test_build_takes_a_path_or_a_name():
     with pytest.raises(GraphError) as caught:
         gaespec.build(42)
     assert str(caught.value) == "build() takes a Spec, a ModelGraph or a spec path, not int"
+
+
+def test_user_nets_replace_nets_the_spec_could_not_build():
+    """The spec's mnist_convnet cannot take 1×8×8 digits; the user's own nets can."""
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(64, 12)
+
+        def forward(self, x):
+            return self.fc(x.flatten(1))
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(16, 64)
+
+        def forward(self, z):
+            return torch.sigmoid(self.fc(z)).reshape(-1, 1, 8, 8)
+
+    spec = gaespec.load_spec("vae", ["input.shape=[1,8,8]"])
+    with pytest.raises(GraphError):
+        gaespec.build(spec)
+    model = gaespec.build(spec, encoder=Encoder(), decoder=Decoder())
+    assert model(torch.rand(3, 1, 8, 8)).loss.isfinite()
+    assert model.posterior.mean.in_features == 12

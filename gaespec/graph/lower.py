@@ -252,8 +252,12 @@ def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
     return tuple(objectives)
 
 
-def lower(spec: Spec) -> ModelGraph:
-    """Lower a validated spec to its ModelGraph; GraphError (file, key, fix) where it fails."""
+def lower(spec: Spec, *, given: frozenset[str] = frozenset()) -> ModelGraph:
+    """Lower a validated spec to its ModelGraph; GraphError (file, key, fix) where it fails.
+
+    `given` names the nets ("encoder", "decoder") a user passes in Python: their spec rules are
+    skipped and their shapes checked when the model is built.
+    """
     _check_names(spec)
     g = nx.DiGraph()
     _add_dataflow(spec, g)
@@ -265,7 +269,7 @@ def lower(spec: Spec) -> ModelGraph:
         scores = [o.name for o in objectives] + list(spec.terms)
         _need(spec, scores, spec.train.select, "train.select", "objective or term")
     stages = _stages(spec, g)
-    shapes = infer_shapes(spec, stages)
+    shapes = infer_shapes(spec, stages, given)
     for name, shape in shapes.items():
         if g.has_node(node("tensor", name)):
             g.nodes[node("tensor", name)]["shape"] = shape

@@ -21,38 +21,43 @@ def _rule(spec: Spec, key: str, call, *args):
         ) from None
 
 
-def infer_shapes(spec: Spec, stages: tuple[str, ...]) -> dict[str, tuple[int, ...] | None]:
+def infer_shapes(
+    spec: Spec, stages: tuple[str, ...], given: frozenset[str] = frozenset()
+) -> dict[str, tuple[int, ...] | None]:
     """Per-sample shapes of x, h, q, z, every stage's outputs and x_hat; None where a custom net
-    decides (checked when the model is built). Raises GraphError where two shapes disagree."""
+    decides (checked when the model is built), as do the nets in `given` ("encoder", "decoder")
+    that the user passes in Python. Raises GraphError where two shapes disagree."""
     d = spec.latent.dim
     shapes: dict[str, tuple[int, ...] | None] = {"x": tuple(spec.input.shape)}
-    features = _rule(
-        spec,
-        "encoder.arch",
-        nets.encoder_features,
-        spec.encoder.arch,
-        spec.input.shape,
-        spec.encoder.options,
-    )
+    features = None
+    if "encoder" not in given:
+        features = _rule(
+            spec,
+            "encoder.arch",
+            nets.encoder_features,
+            spec.encoder.arch,
+            spec.input.shape,
+            spec.encoder.options,
+        )
     shapes["h"] = None if features is None else (features,)
     shapes["q"] = shapes["z"] = (d,)
-    for name in stages:
+    for name in (*stages, *(m for m in spec.modules if m not in stages)):
         module = spec.modules[name]
-        given = shapes.get(module.input)
-        if given is not None and len(given) != 1:
+        shape = shapes.get(module.input)
+        if module.input in shapes and shape is None:
             raise spec.error(
-                f"module '{name}' needs a flat code, but '{module.input}' has shape {_fmt(given)}",
+                f"module '{name}' reads '{module.input}', whose width a custom net decides only "
+                "when the model is built",
+                f"modules.{name}.input",
+                fix="read z instead",
+            )
+        if shape is not None and len(shape) != 1:
+            raise spec.error(
+                f"module '{name}' needs a flat code, but '{module.input}' has shape {_fmt(shape)}",
                 f"modules.{name}.input",
             )
-        for output in module.outputs():
-            shapes[output] = given
-    for name, module in spec.modules.items():
-        given = shapes.get(module.input)
-        if name not in stages and given is not None and len(given) != 1:
-            raise spec.error(
-                f"module '{name}' judges flat codes, but '{module.input}' has shape {_fmt(given)}",
-                f"modules.{name}.input",
-            )
+        for output in module.outputs() if name in stages else ():
+            shapes[output] = shape
     code = shapes.get(spec.decoder.input)
     width = code[0] if code is not None else spec.decoder.latent_dim
     if (
@@ -67,15 +72,17 @@ def infer_shapes(spec: Spec, stages: tuple[str, ...]) -> dict[str, tuple[int, ..
             name=str(width),
             choices=[str(width)],
         )
-    out = _rule(
-        spec,
-        "decoder.arch",
-        nets.decoder_output,
-        spec.decoder.arch,
-        width,
-        spec.input.shape,
-        spec.decoder.options,
-    )
+    out = None
+    if "decoder" not in given:
+        out = _rule(
+            spec,
+            "decoder.arch",
+            nets.decoder_output,
+            spec.decoder.arch,
+            width,
+            spec.input.shape,
+            spec.decoder.options,
+        )
     if out is not None and tuple(out) != tuple(spec.input.shape):
         raise spec.error(
             f"decoder '{spec.decoder.arch}' outputs {_fmt(out)}, but input.shape is "
