@@ -53,27 +53,21 @@ class _VQTerm:
         self.name = name
         self.codebook = decl.codebook
         self.input = context.spec.modules[decl.codebook].input
-        self.reduction = decl.reduction
-
-    def reduce(self, squared: torch.Tensor) -> torch.Tensor:
-        """(k b d) → summed over d, then averaged (reduction "mean") or summed over (k b)."""
-        per_sample = reduce(squared, "k b d -> k b", "sum")
-        return per_sample.mean() if self.reduction == "mean" else per_sample.sum()
 
 
 @implements("term", "codebook_loss")
 class CodebookLossTerm(_VQTerm):
-    """‖sg(z_e) − e‖², summed over latent dims, averaged (or summed) over the batch."""
+    """‖sg(z_e) − e‖², summed over latent dims, averaged over the batch (and samples)."""
 
     def __call__(self, t: dict, model) -> torch.Tensor:
         codes = t[f"{self.codebook}.codes"]
-        return self.reduce((t[self.input].detach() - codes) ** 2)
+        return reduce((t[self.input].detach() - codes) ** 2, "k b d -> k b", "sum").mean()
 
 
 @implements("term", "commitment_loss")
 class CommitmentLossTerm(_VQTerm):
-    """‖z_e − sg(e)‖², summed over latent dims, averaged (or summed) over the batch."""
+    """‖z_e − sg(e)‖², summed over latent dims, averaged over the batch (and samples)."""
 
     def __call__(self, t: dict, model) -> torch.Tensor:
         codes = t[f"{self.codebook}.codes"].detach()
-        return self.reduce((t[self.input] - codes) ** 2)
+        return reduce((t[self.input] - codes) ** 2, "k b d -> k b", "sum").mean()

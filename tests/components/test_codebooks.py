@@ -129,14 +129,3 @@ def test_vqvae_model_routes_the_quantised_code_to_the_decoder(tiny_model):
     torch.testing.assert_close(out.terms["codebook_loss"], out.terms["commitment"])
     expected = torch.cdist(t["z"][0], model.codebook.embeddings.weight).argmin(1)
     assert torch.equal(t["codebook.indices"][0], expected)
-
-
-def test_sum_reduction_adds_over_the_batch_as_pythae():
-    codebook = _codebook()
-    z_e = _z_e(k=1, b=6)
-    context = _context(codebook)
-    t = {"z": z_e, **codebook({"z": z_e})}
-    pairs = ((terms.CodebookLoss, CodebookLossTerm), (terms.CommitmentLoss, CommitmentLossTerm))
-    for declaration, implementation in pairs:
-        total = implementation(declaration(reduction="sum"), "vq", context)(t, None)
-        assert abs(total.item() - 6 * _by_hand(codebook, z_e)) < 1e-5

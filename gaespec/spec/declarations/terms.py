@@ -107,16 +107,10 @@ class IWAEBound(Declaration):
 
 @declare("term")
 class CodebookLoss(Declaration):
-    """‖sg(z_e) − e‖²: moves the chosen codewords toward the encoder outputs (van den Oord 2017).
-
-    Attributes:
-        reduction: "mean" sums over latent dims and averages over the batch, as every term;
-            "sum" also sums over the batch, as Pythae does (the weight then grows with the batch).
-    """
+    """‖sg(z_e) − e‖²: moves the chosen codewords toward the encoder outputs (van den Oord 2017)."""
 
     kind: Literal["codebook_loss"] = "codebook_loss"
     codebook: str = "codebook"
-    reduction: Literal["mean", "sum"] = "mean"
     summary: ClassVar[str] = "VQ codebook loss ‖sg(z_e) − e‖², summed over dims, batch mean"
 
     def reads(self, modules):
@@ -128,15 +122,10 @@ class CodebookLoss(Declaration):
 
 @declare("term")
 class CommitmentLoss(Declaration):
-    """‖z_e − sg(e)‖²: keeps the encoder committed to its codewords (van den Oord 2017).
-
-    Attributes:
-        reduction: "mean" (batch mean) or "sum" (over the batch too, as Pythae), as codebook_loss.
-    """
+    """‖z_e − sg(e)‖²: keeps the encoder committed to its codewords (van den Oord 2017)."""
 
     kind: Literal["commitment_loss"] = "commitment_loss"
     codebook: str = "codebook"
-    reduction: Literal["mean", "sum"] = "mean"
     summary: ClassVar[str] = "VQ commitment loss ‖z_e − sg(e)‖², summed over dims, batch mean"
 
     def reads(self, modules):
