@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
 import gaespec
+from gaespec.components.distributions import StandardNormalDistribution
 
 MODELS = ("ae", "vae", "beta_vae", "iwae", "vqvae", "aae")
 
@@ -21,3 +27,47 @@ TINY = (
 def tiny_spec(name: str, *extra: str):
     """The built-in spec `name` with small MLP nets for 1×8×8 digits, plus `extra` overrides."""
     return gaespec.load_spec(name, [*TINY, *extra])
+
+
+def tiny_vae():
+    """A VAE with one-layer MLPs of 32 and a 4-d latent space, on 1×28×28 images."""
+    spec = gaespec.load_spec(
+        "specs/models/vae.toml",
+        overrides=[
+            "encoder.arch='mlp'",
+            "decoder.arch='mlp'",
+            "encoder.hidden=[32]",
+            "decoder.hidden=[32]",
+            "latent.dim=4",
+        ],
+    )
+    return gaespec.build(spec)
+
+
+@dataclass
+class StubPosterior:
+    """A posterior whose samples differ from its mean, so using rsample would show."""
+
+    mean: torch.Tensor
+
+    def rsample(self, k: int = 1) -> torch.Tensor:
+        return self.mean + 1000.0
+
+
+class StubModel(nn.Module):
+    """encode(x).mean = x (the codes are the inputs); decode(z) = z; prior N(0, I) in `dim`."""
+
+    def __init__(self, dim: int = 2):
+        super().__init__()
+        self.dim = dim
+        self.calls: list[tuple[int, bool, bool]] = []  # (batch size, training, grad enabled)
+
+    def encode(self, x: torch.Tensor) -> StubPosterior:
+        self.calls.append((len(x), self.training, torch.is_grad_enabled()))
+        return StubPosterior(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return z
+
+    def prior(self) -> StandardNormalDistribution:
+        return StandardNormalDistribution(self.dim)

@@ -1,8 +1,8 @@
 import pytest
 import torch
+from tiny import tiny_vae
 from torch import nn
 
-import gaespec
 from gaespec.errors import DataError
 from gaespec.metrics import reconstruction_mse
 
@@ -37,17 +37,7 @@ def test_batch_size_does_not_change_the_number():
 
 
 def test_tiny_vae_equals_mean_of_squared_error_of_reconstruct():
-    spec = gaespec.load_spec(
-        "specs/models/vae.toml",
-        overrides=[
-            "encoder.arch='mlp'",
-            "decoder.arch='mlp'",
-            "encoder.hidden=[32]",
-            "decoder.hidden=[32]",
-            "latent.dim=4",
-        ],
-    )
-    model = gaespec.build(spec).eval()
+    model = tiny_vae().eval()
     x = torch.rand(12, 1, 28, 28, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         expected = float(((model.decode(model.encode(x).mean) - x) ** 2).mean())

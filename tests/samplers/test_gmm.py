@@ -1,12 +1,8 @@
-from dataclasses import dataclass
-
 import pytest
 import torch
 from einops import rearrange
-from torch import nn
+from tiny import StubModel, tiny_vae
 
-import gaespec
-from gaespec.components.distributions import StandardNormalDistribution
 from gaespec.errors import SamplerError
 from gaespec.samplers import SAMPLERS, known_samplers, make_sampler, sample
 from gaespec.samplers.gmm import GMMSampler
@@ -14,50 +10,6 @@ from gaespec.samplers.registry import sampler
 
 # ten well-separated centres in 2-d: a 5×2 grid with spacing 10
 CENTRES = torch.tensor([[10.0 * i, 10.0 * j] for i in range(5) for j in range(2)])
-
-
-@dataclass
-class StubPosterior:
-    """A posterior whose samples differ from its mean, so using rsample would show."""
-
-    mean: torch.Tensor
-
-    def rsample(self, k: int = 1) -> torch.Tensor:
-        return self.mean + 1000.0
-
-
-class StubModel(nn.Module):
-    """encode(x).mean = x (the codes are the inputs); decode(z) = z; prior N(0, I) in `dim`."""
-
-    def __init__(self, dim: int = 2):
-        super().__init__()
-        self.dim = dim
-        self.calls: list[tuple[int, bool, bool]] = []  # (batch size, training, grad enabled)
-
-    def encode(self, x: torch.Tensor) -> StubPosterior:
-        self.calls.append((len(x), self.training, torch.is_grad_enabled()))
-        return StubPosterior(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return z
-
-    def prior(self) -> StandardNormalDistribution:
-        return StandardNormalDistribution(self.dim)
-
-
-def tiny_vae():
-    """A VAE with one-layer MLPs of 32 and a 4-d latent space, on 1×28×28 images."""
-    spec = gaespec.load_spec(
-        "specs/models/vae.toml",
-        overrides=[
-            "encoder.arch='mlp'",
-            "decoder.arch='mlp'",
-            "encoder.hidden=[32]",
-            "decoder.hidden=[32]",
-            "latent.dim=4",
-        ],
-    )
-    return gaespec.build(spec)
 
 
 def clustered_codes(per_cluster: int = 100, std: float = 0.1) -> torch.Tensor:
