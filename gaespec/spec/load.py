@@ -7,6 +7,7 @@ one, and the closest valid choices.
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 import typing
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,15 @@ from gaespec.errors import SpecError
 from gaespec.spec.locate import locate as _locate
 from gaespec.spec.schema import OVERRIDE, Spec
 
-SPECS_DIR = Path(__file__).resolve().parents[2] / "specs" / "models"
+
+def _specs_dir() -> Path:
+    """specs/models of the source tree; in a non-editable install, the copy under share/."""
+    checkout = Path(__file__).resolve().parents[2] / "specs" / "models"
+    installed = Path(sys.prefix) / "share" / "gaespec" / "specs" / "models"
+    return checkout if checkout.is_dir() or not installed.is_dir() else installed
+
+
+SPECS_DIR = _specs_dir()
 # pairs of keys of which a child's choice replaces the parent's other one
 _ALTERNATIVES = {"objective": "objectives", "objectives": "objective"}
 
