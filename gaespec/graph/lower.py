@@ -1,7 +1,8 @@
 """Lowering: Spec → ModelGraph, and the checks that need the whole graph.
 
 Checks: every name resolves (closest matches offered), no cycle, every objective reaches the
-parameters it claims through gradients, every trainable module is trained, shapes agree.
+parameters it claims through gradients, every trainable module is trained, each component fits
+the rest of the spec (its `check`), schedules are well formed, shapes agree.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from gaespec.graph.shapes import infer_shapes
 from gaespec.spec.loss import free_names, parse_loss
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.schema import RESERVED, Spec
-
-CORE_TENSORS = ("x", "h", "q", "z", "x_hat")
 
 
 def _objective_key(spec: Spec, index: int) -> str:
