@@ -74,3 +74,13 @@ def test_the_python_example_runs():
         args = [namespace["spec"] if isinstance(a, ast.Name) else a.value for a in call.args]
         kwargs = {k.arg: k.value.value for k in call.keywords}
         inspect.signature(function).bind(*args, **kwargs)
+
+
+def test_the_spec_the_readme_shows_is_valid(tmp_path):
+    (shown,) = [b for b in blocks("toml") if "[model]" in b]
+    path = tmp_path / "shown.toml"
+    path.write_text(shown)
+    graph = gaespec.lower(gaespec.load_spec(path))
+    assert graph.spec.model_dump() | {"model": None} == (
+        gaespec.load_spec("specs/models/vae.toml").model_dump() | {"model": None}
+    )
