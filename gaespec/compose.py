@@ -19,6 +19,7 @@ from gaespec.components.registry import implementation
 from gaespec.errors import GraphError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
+from gaespec.inference import evaluating
 from gaespec.spec.load import load_spec
 from gaespec.spec.loss import evaluate
 from gaespec.spec.schedules import SCHEDULES
@@ -47,12 +48,8 @@ class ModelOutput:
 
 def _dry_run(net: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
     """One forward pass of a zero batch of two, in eval mode, to learn a custom net's output."""
-    was_training = net.training
-    net.eval()
-    with torch.no_grad():
-        out = net(torch.zeros(2, *shape))
-    net.train(was_training)
-    return out
+    with evaluating(net):
+        return net(torch.zeros(2, *shape))
 
 
 class ComposedModel(nn.Module):

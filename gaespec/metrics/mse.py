@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from gaespec.errors import DataError
-from gaespec.samplers.base import evaluating, placement
+from gaespec.inference import evaluating, placement
 
 
 def reconstruction_mse(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> float:

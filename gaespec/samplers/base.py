@@ -6,36 +6,15 @@ Deterministic Autoencoders" (arXiv:1903.12436); a sampler only says how codes ar
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import ClassVar
 
 import torch
 from torch import nn
 
 from gaespec.errors import SamplerError
+from gaespec.inference import evaluating, placement
 
 BATCH_SIZE = 500
-
-
-def placement(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    """The device and dtype of the model's first parameter (CPU and the default dtype if none)."""
-    p = next(model.parameters(), None)
-    if p is None:
-        return torch.device("cpu"), torch.get_default_dtype()
-    return p.device, p.dtype
-
-
-@contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """The model in eval mode and without gradients; its previous mode comes back afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield model
-    finally:
-        model.train(was_training)
 
 
 def embed(model: nn.Module, x: torch.Tensor, batch_size: int = BATCH_SIZE) -> torch.Tensor:

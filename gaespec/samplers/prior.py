@@ -6,7 +6,8 @@ import inspect
 
 import torch
 
-from gaespec.samplers.base import Sampler, placement
+from gaespec.inference import placement
+from gaespec.samplers.base import Sampler
 from gaespec.samplers.registry import sampler
 
 
