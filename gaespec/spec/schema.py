@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 import gaespec.spec.declarations  # noqa: F401  (registers every kind)
-from gaespec.errors import GraphError
+from gaespec.errors import GaespecError, GraphError
 from gaespec.spec.locate import locate
 from gaespec.spec.vocabulary import union
 
@@ -214,9 +214,9 @@ class Spec(Strict):
         )
 
     def error(
-        self, message: str, key: str, *, cls: type[GraphError] = GraphError, **details
-    ) -> GraphError:
-        """A GraphError at `key`, naming the file of the extends chain that set it, and its line."""
+        self, message: str, key: str, *, cls: type[GaespecError] = GraphError, **details
+    ) -> GaespecError:
+        """An error (GraphError unless `cls`) at `key`, naming the file that set it and the line."""
         file = self.origin(key)
         path = tuple(key.split("."))
         line = column = None

@@ -148,17 +148,29 @@ def train(
 
     torch.manual_seed(settings.seed)
     model = build(graph)
-    trainer = Trainer(
-        model,
-        graph.objectives,
-        splits,
-        batch_size=settings.batch_size,
-        eval_batch_size=settings.eval_batch_size,
-        seed=settings.seed,
-        select=settings.select,
-        device=device,
-        progress=progress,
-    )
+    try:
+        trainer = Trainer(
+            model,
+            graph.objectives,
+            splits,
+            batch_size=settings.batch_size,
+            eval_batch_size=settings.eval_batch_size,
+            seed=settings.seed,
+            select=settings.select,
+            device=device,
+            progress=progress,
+        )
+    except TrainingError as error:  # a bad optimiser or scheduler table: say where it was set
+        if error.file is not None or error.key is None or error.key.startswith("--"):
+            raise
+        raise spec.error(
+            error.message,
+            error.key,
+            cls=TrainingError,
+            name=error.name,
+            choices=error.choices,
+            fix=error.fix,
+        ) from None
     main = trainer.rank == 0
     last = out / layout.LAST
     if resume:

@@ -201,3 +201,17 @@ def test_optimizer_options_and_devices_are_checked(digits):
     with pytest.raises(TrainingError) as caught:
         gaespec.train(tiny_spec("vae"), data=digits, epochs=1, device="gpu", progress=False)
     assert str(caught.value) == ("--device: unknown device 'gpu'; closest valid choice: 'cpu'")
+
+
+def test_a_bad_optimizer_table_is_reported_where_it_was_set(digits, tmp_path):
+    with pytest.raises(TrainingError) as caught:
+        gaespec.train(
+            tiny_spec("vae", "objective.optimizer.betas2=[0.5, 0.9]"),
+            data=digits,
+            out=tmp_path,
+            progress=False,
+        )
+    assert str(caught.value) == (
+        "--set: objective.optimizer.betas2: Adam has no option 'betas2'; "
+        "closest valid choice: 'betas'"
+    )
