@@ -2,7 +2,7 @@
 
 Both train Pythae's MNIST ConvNet VAE (latent 16, batch 64, Adam 1e-3) on in-memory tensors;
 the hand-written loop is plain torch with the loss written out. Prints images per second of each.
-Run: .venv/bin/python benchmarks/step_overhead.py [--batches 20]
+Run: .venv/bin/python tests/benchmarks/step_overhead.py [--batches 20] (a benchmark, not a test)
 """
 
 from __future__ import annotations
