@@ -1,4 +1,4 @@
-"""The `gaespec` command: list, validate, explain, train, sample, eval.
+"""The `gaespec` command: list, build, validate, explain, train, sample, eval.
 
 A user error (bad spec, bad data, bad run folder) prints one line and exits with status 1; no
 traceback. `validate` and `explain`, which only read specs, never import torch.
@@ -71,6 +71,38 @@ def list_() -> None:
     typer.echo("nets: " + ", ".join(arch_names()) + ", or package.module:Class")
     typer.echo("data: " + ", ".join(known_sources()) + "  (default: mnist5k)")
     typer.echo("samplers: " + ", ".join(known_samplers()))
+
+
+@app.command()
+@user_errors
+def build(
+    specs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Spec files or built-in names; every spec in specs/models if none."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder of the generated files.")
+    ] = Path("generated"),
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 if a generated file is not current."),
+    ] = False,
+    set_: SetOption = None,
+) -> None:
+    """Emit each spec as one standalone PyTorch file, <out>/<name>.py (needs torch and einops)."""
+    from gaespec.codegen import stale, write
+
+    if check:
+        problems = stale(specs or [], out, set_ or [])
+        for problem in problems:
+            typer.echo(f"stale: {problem}", err=True)
+        if problems:
+            typer.echo("run `gaespec build` to regenerate", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"ok  {out} is current")
+        return
+    for path in write(specs or [], out, set_ or []):
+        typer.echo(f"wrote {path}")
 
 
 @app.command()

@@ -88,3 +88,7 @@ class RunError(GaespecError):
 
 class SamplerError(GaespecError):
     """A sampler that cannot be made, fitted or drawn from (unknown name, too few codes)."""
+
+
+class CodegenError(GaespecError):
+    """A spec the code generator cannot write as source, or a generated file out of date."""

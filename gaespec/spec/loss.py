@@ -122,21 +122,42 @@ def _tensor_clamp(x, lo, hi):
     return torch.clamp(x, lo, hi)
 
 
-def _torch_source(fn: str) -> Callable[[tuple[Expr, ...], list[str]], str]:
-    return lambda args, src: f"torch.{fn}({', '.join(src)})"
+# A source function prints a call as Python: `src` are the arguments' sources, `number` says
+# which of them are plain numbers at run time (the evaluator picks math or torch the same way).
+Source = Callable[[list[str], list[bool]], str]
 
 
-def _extremum_source(builtin: str, fn: str, bound: str):
-    def source(args: tuple[Expr, ...], src: list[str]) -> str:
-        a, b = (_is_constant(arg) for arg in args)
+def _unary_source(number_fn: str, tensor_fn: str) -> Source:
+    def source(src: list[str], number: list[bool]) -> str:
+        return f"{number_fn if number[0] else tensor_fn}({src[0]})"
+
+    return source
+
+
+def _extremum_source(builtin: str, fn: str, bound: str) -> Source:
+    def source(src: list[str], number: list[bool]) -> str:
+        a, b = number
         if a and b:
             return f"{builtin}({src[0]}, {src[1]})"
         if a or b:
-            tensor, number = (src[1], src[0]) if a else (src[0], src[1])
-            return f"torch.clamp({tensor}, {bound}={number})"
+            tensor, value = (src[1], src[0]) if a else (src[0], src[1])
+            return f"torch.clamp({tensor}, {bound}={value})"
         return f"torch.{fn}({src[0]}, {src[1]})"
 
     return source
+
+
+def _clamp_source(src: list[str], number: list[bool]) -> str:
+    if all(number):
+        return f"min(max({src[0]}, {src[1]}), {src[2]})"
+    if number[1] and number[2]:
+        return f"torch.clamp({', '.join(src)})"
+    like = src[number.index(False)]
+    # torch.clamp takes both bounds as numbers or both as tensors: numbers become tensors
+    # of the first tensor's dtype and device, as the evaluator does
+    as_tensor = "torch.as_tensor({}, dtype=" + like + ".dtype, device=" + like + ".device)"
+    args = [as_tensor.format(s) if n else s for s, n in zip(src, number, strict=True)]
+    return f"torch.clamp({', '.join(args)})"
 
 
 @dataclass(frozen=True)
@@ -146,7 +167,7 @@ class _Function:
     params: tuple[str, ...]
     number: Callable[..., Any]
     tensor: Callable[..., Any]
-    source: Callable[[tuple[Expr, ...], list[str]], str]
+    source: Source
 
     @property
     def min_args(self) -> int:
@@ -162,17 +183,23 @@ class _Function:
 
 
 _FUNCTIONS: dict[str, _Function] = {
-    "abs": _Function(("x",), abs, lambda x: _torch().abs(x), _torch_source("abs")),
+    "abs": _Function(("x",), abs, lambda x: _torch().abs(x), _unary_source("abs", "torch.abs")),
     "min": _Function(("a", "b"), min, _tensor_min, _extremum_source("min", "minimum", "max")),
     "max": _Function(("a", "b"), max, _tensor_max, _extremum_source("max", "maximum", "min")),
-    "exp": _Function(("x",), math.exp, lambda x: _torch().exp(x), _torch_source("exp")),
-    "log": _Function(("x",), math.log, lambda x: _torch().log(x), _torch_source("log")),
-    "sqrt": _Function(("x",), math.sqrt, lambda x: _torch().sqrt(x), _torch_source("sqrt")),
+    "exp": _Function(
+        ("x",), math.exp, lambda x: _torch().exp(x), _unary_source("math.exp", "torch.exp")
+    ),
+    "log": _Function(
+        ("x",), math.log, lambda x: _torch().log(x), _unary_source("math.log", "torch.log")
+    ),
+    "sqrt": _Function(
+        ("x",), math.sqrt, lambda x: _torch().sqrt(x), _unary_source("math.sqrt", "torch.sqrt")
+    ),
     "clamp": _Function(
         ("x", "lo", "hi"),
         lambda x, lo, hi: min(max(x, lo), hi),
         _tensor_clamp,
-        _torch_source("clamp"),
+        _clamp_source,
     ),
 }
 
@@ -377,6 +404,20 @@ def free_names(expr: Expr) -> frozenset[str]:
     raise TypeError(f"not a loss expression: {expr!r}")
 
 
+def called(expr: Expr) -> frozenset[str]:
+    """The functions and schedules that `expr` calls."""
+    match expr:
+        case Number() | Name():
+            return frozenset()
+        case Unary(_, operand):
+            return called(operand)
+        case Binary(_, left, right):
+            return called(left) | called(right)
+        case Call(func, args):
+            return frozenset({func}).union(*map(called, args))
+    raise TypeError(f"not a loss expression: {expr!r}")
+
+
 def _evaluate(expr: Expr, env: Mapping[str, object], step: int):
     match expr:
         case Number(value):
@@ -468,13 +509,36 @@ def to_formula(expr: Expr) -> str:
     return _render(expr, lambda id: id, lambda c, src: f"{c.func}({', '.join(src)})")
 
 
-def to_python(expr: Expr, name: Callable[[str], str], *, step: str = "step") -> str:
-    """Python source for `expr`: names as `name(id)` (which must return an atom), math calls on
-    torch, schedules as `linear(..., step=<step>)` from `gaespec.spec.schedules`."""
+def _is_number_valued(expr: Expr, number: Callable[[str], bool]) -> bool:
+    """Whether `expr` evaluates to a plain number, given which names are bound to numbers."""
+    match expr:
+        case Number():
+            return True
+        case Name(id):
+            return number(id)
+        case Unary(_, operand):
+            return _is_number_valued(operand, number)
+        case Binary(_, left, right):
+            return _is_number_valued(left, number) and _is_number_valued(right, number)
+        case Call(func, args):
+            return func in SCHEDULES or all(_is_number_valued(a, number) for a in args)
+    raise TypeError(f"not a loss expression: {expr!r}")
+
+
+def to_python(
+    expr: Expr,
+    name: Callable[[str], str],
+    *,
+    number: Callable[[str], bool] = lambda id: False,
+    step: str = "step",
+) -> str:
+    """Python source for `expr` that computes what `evaluate` does: names as `name(id)` (an
+    atom), math on numbers through `math` and builtins, on tensors through torch (`number(id)`
+    says which names hold numbers), schedules as `linear(..., step=<step>)`."""
 
     def call(c: Call, src: list[str]) -> str:
         if c.func in SCHEDULES:
             return f"{c.func}({', '.join([*src, f'step={step}'])})"
-        return _FUNCTIONS[c.func].source(c.args, src)
+        return _FUNCTIONS[c.func].source(src, [_is_number_valued(a, number) for a in c.args])
 
     return _render(expr, name, call)

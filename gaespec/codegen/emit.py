@@ -1,0 +1,377 @@
+"""ModelGraph → source: every component rendered by the template of its kind, then one file.
+
+Each kind has a template `templates/<role>/<kind>.py.j2` (nets under `encoder/` and `decoder/`
+by arch, schedules under `schedule/`); its blocks give the imports, the module-level
+definitions, the lines of `__init__` and the lines of `forward`. A block `requires` names shared
+definitions under `templates/shared/` (a distribution used by a posterior and a divergence) so
+that each is written once. The code generator lists no kind: the templates are its registry.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any
+
+import networkx as nx
+
+from gaespec import __version__
+from gaespec.codegen.literals import (
+    annotation,
+    comment,
+    docstring,
+    identifier,
+    import_path,
+    is_hyperparameter,
+    literal,
+)
+from gaespec.codegen.namespace import Namespace
+from gaespec.codegen.templates import render_block, render_file, template_for
+from gaespec.errors import CodegenError
+from gaespec.graph.lower import lower
+from gaespec.graph.model_graph import ModelGraph
+from gaespec.nets import is_import_path
+from gaespec.spec.load import load_spec
+from gaespec.spec.loss import called, to_python
+from gaespec.spec.schedules import SCHEDULES
+from gaespec.spec.schema import Spec
+
+# tensors of the forward pass every model has, in the order it computes them
+TENSORS = ("x", "h", "q", "z", "x_hat")
+# attributes of the emitted model beside nn.Module's own
+MODEL_API = ("encode", "decode", "reconstruct", "sample_prior", "forward")
+
+
+def class_name(model: str) -> str:
+    """The model class's name: `beta_vae` → `BetaVAE` (parts ending in "ae" are acronyms)."""
+    parts = [p for p in identifier(model, "model.name").split("_") if p]
+    name = "".join(p.upper() if p.lower().endswith("ae") else p[:1].upper() + p[1:] for p in parts)
+    return name if name.isidentifier() else f"Model{name}"
+
+
+@dataclass
+class Hyperparameter:
+    """A constructor argument: its name, default, annotation, and the spec key it comes from."""
+
+    name: str
+    default: str
+    annotation: str
+    origin: str
+    stored: bool = False
+
+
+class Emitter:
+    """The state of one emission: namespaces, constructor arguments, the components."""
+
+    def __init__(self, graph: ModelGraph):
+        from torch import nn  # the emitted model is an nn.Module: none of its names may clash
+
+        self.graph = graph
+        self.spec = graph.spec
+        self.hyperparameters: dict[str, Hyperparameter] = {}
+        self.attributes = Namespace({*dir(nn.Module), *MODEL_API, *self.spec.modules})
+        self.locals: Namespace | None = None  # made once the module-level names are known
+
+    def hyperparameter(
+        self, key: str, value: Any, origin: str, name: str | None = None
+    ) -> Hyperparameter:
+        """The constructor argument for `key` (claimed on first use, as `name` if given, else
+        as the key with "." as "_") with default `value`."""
+        if isinstance(value, list):
+            value = tuple(value)  # a default argument is immutable
+        if key not in self.hyperparameters:
+            self.hyperparameters[key] = Hyperparameter(
+                self.attributes.claim(key, name), literal(value, origin), annotation(value), origin
+            )
+        return self.hyperparameters[key]
+
+
+class Context:
+    """What a component's template sees as `c`: its declaration and the names it may write."""
+
+    def __init__(self, emitter: Emitter, name: str, decl: Any, origin: str, **extra: Any):
+        self._emitter = emitter
+        self.name = name
+        self.decl = decl
+        self.spec = emitter.spec
+        self.origin = origin
+        for k, v in extra.items():
+            setattr(self, k, v)
+
+    @property
+    def key(self) -> str:
+        """The component's name as a string literal (a dict key in the emitted source)."""
+        return literal(self.name, self.origin)
+
+    def var(self, key: str) -> str:
+        """The local variable of `forward` that holds tensor or term `key` ("name.part" too)."""
+        if self._emitter.locals is None:
+            raise CodegenError(f"internal: {self.origin} names a local outside forward")
+        return self._emitter.locals[key]
+
+    @property
+    def out(self) -> str:
+        """The local variable that holds this component's value (a term's batch mean)."""
+        return self.var(self.name)
+
+    def local(self, part: str) -> str:
+        """A variable of this component that others may read, e.g. `recon_per_sample`."""
+        return self.var(f"{self.name}.{part}")
+
+    def temp(self, part: str) -> str:
+        """A variable only this component reads: `part`, made unique in forward."""
+        if self._emitter.locals is None:
+            raise CodegenError(f"internal: {self.origin} names a local outside forward")
+        return self._emitter.locals.claim(f"{self.name}.{part}", part)
+
+    def module(self, name: str) -> str:
+        """`self.<name>` for an extra module of the spec."""
+        return f"self.{identifier(name, 'module name')}"
+
+    def arg(self, field_name: str, value: Any = None) -> str:
+        """The constructor argument that carries this component's `field_name`."""
+        if value is None:
+            value = getattr(self.decl, field_name)
+        key = f"{self.name}.{field_name}"
+        return self._emitter.hyperparameter(key, value, f"{self.origin}.{field_name}").name
+
+    def attr(self, field_name: str, value: Any = None) -> str:
+        """`self.<argument>` for a hyperparameter that `forward` reads."""
+        name = self.arg(field_name, value)
+        self._emitter.hyperparameters[f"{self.name}.{field_name}"].stored = True
+        return f"self.{name}"
+
+    def option(self, key: str, default: Any) -> str:
+        """A net option: a constructor argument if it is a number or numbers, else a literal."""
+        value = self.decl.get(key, default)
+        if is_hyperparameter(value):
+            return self.arg(key, value)
+        return literal(value, f"{self.origin}.{key}")
+
+    def literal(self, value: Any) -> str:
+        """`value` as Python source."""
+        return literal(value, self.origin)
+
+
+@dataclass
+class Component:
+    """One template applied to one part of the spec."""
+
+    role: str
+    kind: str
+    c: Context | None
+
+    def render(self, block: str) -> str:
+        """One block of its template, rendered ("" when the template has no such block)."""
+        return render_block(template_for(self.role, self.kind), block, {"c": self.c})
+
+    @property
+    def requires(self) -> list[str]:
+        """The shared definitions it needs."""
+        return self.render("requires").split()
+
+
+# -- the parts of a spec -----------------------------------------------------------------------
+
+
+def _net(emitter: Emitter, role: str, table: Any, **extra: Any) -> Component:
+    options = dict(table.options)
+    for key in options:
+        identifier(key, f"{role} option")
+    module = names = None
+    if is_import_path(table.arch):
+        module, names = import_path(table.arch, f"{role}.arch")
+    kind = "custom" if module else table.arch
+    c = Context(emitter, role, options, role, module=module, names=names, **extra)
+    return Component(role, kind, c)
+
+
+def _term_order(graph: ModelGraph) -> list[str]:
+    """Terms in spec order, each after the terms it reads."""
+    g, order = graph.graph, []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        for pred in g.predecessors(f"term:{name}"):
+            if g.nodes[pred]["role"] == "term":
+                visit(g.nodes[pred]["name"])
+        order.append(name)
+
+    for name in graph.spec.terms:
+        visit(name)
+    return order
+
+
+def _width(graph: ModelGraph, tensor: str) -> str:
+    """`latent_dim` where a tensor is as wide as z, else its width as a number."""
+    shape = graph.shapes.get(tensor)
+    if shape is None or shape[0] == graph.spec.latent.dim:
+        return "latent_dim"
+    return str(shape[0])
+
+
+def _shared(components: list[Component]) -> list[Component]:
+    """The shared definitions the components require, dependencies first, each once."""
+    out: list[Component] = []
+
+    def add(name: str, chain: tuple[str, ...]) -> None:
+        if any(s.kind == name for s in out):
+            return
+        if name in chain:
+            raise CodegenError(f"internal: shared templates require each other: {chain}")
+        shared = Component("shared", name, None)
+        for required in shared.requires:
+            add(required, (*chain, name))
+        out.append(shared)
+
+    for component in components:
+        for name in component.requires:
+            add(name, ())
+    return out
+
+
+def _top_level_names(source: str) -> set[str]:
+    names: set[str] = set()
+    for statement in ast.parse(source).body:
+        match statement:
+            case ast.ClassDef(name=n) | ast.FunctionDef(name=n):
+                names.add(n)
+            case ast.Assign(targets=targets):
+                names |= {t.id for t in targets if isinstance(t, ast.Name)}
+            case ast.Import(names=aliases) | ast.ImportFrom(names=aliases):
+                names |= {(a.asname or a.name).split(".")[0] for a in aliases}
+    return names
+
+
+def _lines(texts) -> str:
+    return "\n".join(t.strip("\n") for t in texts if t.strip())
+
+
+def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | None = None) -> str:
+    """The standalone source of a spec's model, formatted; `source` names its spec file."""
+    from gaespec.codegen.files import format_source
+
+    if isinstance(spec_or_graph, (str, PathLike)):
+        source = source or str(spec_or_graph)
+        spec_or_graph = load_spec(spec_or_graph)
+    graph = spec_or_graph if isinstance(spec_or_graph, ModelGraph) else lower(spec_or_graph)
+    spec = graph.spec
+    emitter = Emitter(graph)
+    emitter.hyperparameter("latent.dim", spec.latent.dim, "latent.dim", "latent_dim")
+    samples = emitter.hyperparameter("latent.samples", spec.latent.samples, "latent.samples", "samples")
+    samples.stored = True
+    for name, value in spec.params.items():
+        emitter.hyperparameter(f"params.{name}", value, f"params.{name}", name).stored = True
+
+    def component(role: str, kind: str, name: str, decl: Any, origin: str, **extra: Any):
+        return Component(role, kind, Context(emitter, name, decl, origin, **extra))
+
+    encoder = _net(emitter, "encoder", spec.encoder, shape=spec.input.shape)
+    posterior = component(
+        "posterior", spec.latent.posterior.kind, "posterior", spec.latent.posterior,
+        "latent.posterior",
+    )
+    prior = component("prior", spec.prior.kind, "prior", spec.prior, "prior")
+    modules = [
+        component(
+            "module", decl.kind, name, decl, f"modules.{name}", width=_width(graph, decl.input)
+        )
+        for name, decl in spec.modules.items()
+    ]
+    decoder = _net(
+        emitter, "decoder", spec.decoder, shape=spec.input.shape,
+        width=_width(graph, spec.decoder.input),
+    )
+    terms = [
+        component("term", spec.terms[name].kind, name, spec.terms[name], f"terms.{name}")
+        for name in _term_order(graph)
+    ]
+    used = {s.kind for s in spec.schedules.values()}
+    for objective in graph.objectives:
+        used |= called(objective.loss) & set(SCHEDULES)
+    schedules = [component("schedule", kind, kind, None, "schedules") for kind in sorted(used)]
+
+    parts = [encoder, posterior, prior, *modules, decoder, *terms, *schedules]
+    everything = [*_shared(parts), *parts]
+    imports = _lines(c.render("imports") for c in everything)
+    definitions = [c.render("definitions") for c in everything]
+    definitions = [d.strip("\n") for d in definitions if d.strip()]
+
+    # forward's locals may shadow nothing the file defines or imports
+    taken = _top_level_names(imports + "\n" + "\n\n".join(definitions))
+    model_class = class_name(spec.model.name)
+    while model_class in taken or model_class == "Output":
+        model_class += "Model"
+    emitter.locals = Namespace({*taken, model_class, "Output", "self", "terms", "losses"})
+    for tensor in TENSORS:
+        emitter.locals[tensor]
+    emitter.locals.take("step")
+    emitter.locals.take("epoch")
+
+    posterior.c.features = encoder.render("features").strip()
+    init = _lines(c.render("init") for c in [encoder, posterior, prior, *modules, decoder])
+    stages = [m for m in modules if m.c.name in graph.stages]
+    stage_lines = _lines(m.render("forward") for m in stages)
+    term_lines = _lines(t.render("forward") for t in terms)
+
+    # the objectives: terms are locals, params attributes, named schedules methods of the step
+    methods: list[dict[str, str]] = []
+    clock: set[str] = set()
+    for name, schedule in spec.schedules.items():
+        unit = "step" if schedule.unit == "step" else "epoch"
+        args = ", ".join(literal(a, f"schedules.{name}.args") for a in schedule.args)
+        methods.append(
+            {
+                "name": emitter.attributes[f"schedules.{name}"],
+                "unit": unit,
+                "call": f"{schedule.kind}({args}, step={unit})",
+                "doc": f"{name}: {schedule.kind}({args}), counted in {unit}s.",
+            }
+        )
+
+    def python_name(id: str) -> str:
+        if id in spec.terms:
+            return emitter.locals[id]
+        if id in spec.params:
+            return f"self.{emitter.hyperparameters[f'params.{id}'].name}"
+        unit = spec.schedules[id].unit
+        clock.add(unit)
+        return f"self.{emitter.attributes[f'schedules.{id}']}({unit})"
+
+    losses = []
+    for objective in graph.objectives:
+        code = to_python(objective.loss, python_name, number=lambda id: id not in spec.terms)
+        if called(objective.loss) & set(SCHEDULES):
+            clock.add("step")
+        losses.append((literal(objective.name, "objective.name"), code))
+
+    header = [
+        *comment(
+            f"Generated by gaespec {__version__} from the spec '{spec.model.name}'"
+            + (f" ({source})." if source else ".")
+        ),
+        "Do not edit: change the spec and run `gaespec build`.",
+    ]
+    text = render_file(
+        header=header,
+        summary=comment(spec.model.summary),
+        reference=comment(spec.model.reference),
+        docstring=docstring(spec.model.summary or spec.model.name, spec.model.reference),
+        imports=imports,
+        definitions=definitions,
+        model_class=model_class,
+        input_shape=literal(tuple(spec.input.shape), "input.shape"),
+        hyperparameters=list(emitter.hyperparameters.values()),
+        init=init,
+        distribution=posterior.render("distribution").strip(),
+        stages=stage_lines,
+        decoder_input=emitter.locals[spec.decoder.input],
+        terms=term_lines,
+        term_names=[(literal(n, "terms"), emitter.locals[n]) for n in spec.terms],
+        losses=losses,
+        methods=methods,
+        clock=sorted(clock),
+    )
+    return format_source(text)
