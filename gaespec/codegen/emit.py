@@ -39,6 +39,8 @@ from gaespec.spec.schema import Spec
 
 # tensors of the forward pass every model has, in the order it computes them
 TENSORS = ("x", "h", "q", "z", "x_hat")
+# the names templates/model.py.j2 itself defines or imports
+FILE_NAMES = ("annotations", "NamedTuple", "torch", "rearrange", "Tensor", "nn", "INPUT_SHAPE")
 # attributes of the emitted model beside nn.Module's own
 MODEL_API = ("encode", "decode", "reconstruct", "sample_prior", "forward")
 
@@ -70,7 +72,7 @@ class Emitter:
         self.graph = graph
         self.spec = graph.spec
         self.hyperparameters: dict[str, Hyperparameter] = {}
-        self.attributes = Namespace({*dir(nn.Module), *MODEL_API, *self.spec.modules})
+        self.attributes = Namespace({*dir(nn.Module()), *MODEL_API, *self.spec.modules})
         self.locals: Namespace | None = None  # made once the module-level names are known
 
     def hyperparameter(
@@ -183,7 +185,7 @@ def _net(emitter: Emitter, role: str, table: Any, **extra: Any) -> Component:
     if is_import_path(table.arch):
         module, names = import_path(table.arch, f"{role}.arch")
     kind = "custom" if module else table.arch
-    c = Context(emitter, role, options, role, module=module, names=names, **extra)
+    c = Context(emitter, role, options, role, module=module, names=names, options=options, **extra)
     return Component(role, kind, c)
 
 
@@ -304,7 +306,9 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
     model_class = class_name(spec.model.name)
     while model_class in taken or model_class == "Output":
         model_class += "Model"
-    emitter.locals = Namespace({*taken, model_class, "Output", "self", "terms", "losses"})
+    emitter.locals = Namespace(
+        {*taken, *FILE_NAMES, model_class, "Output", "self", "terms", "losses"}
+    )
     for tensor in TENSORS:
         emitter.locals[tensor]
     emitter.locals.take("step")
@@ -324,7 +328,7 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         args = ", ".join(literal(a, f"schedules.{name}.args") for a in schedule.args)
         methods.append(
             {
-                "name": emitter.attributes[f"schedules.{name}"],
+                "name": emitter.attributes.claim(f"schedules.{name}", name),
                 "unit": unit,
                 "call": f"{schedule.kind}({args}, step={unit})",
                 "doc": f"{name}: {schedule.kind}({args}), counted in {unit}s.",
@@ -372,6 +376,6 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         term_names=[(literal(n, "terms"), emitter.locals[n]) for n in spec.terms],
         losses=losses,
         methods=methods,
-        clock=sorted(clock),
+        clock=[unit for unit in ("step", "epoch") if unit in clock],
     )
     return format_source(text)

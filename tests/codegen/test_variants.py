@@ -1,0 +1,117 @@
+"""Beyond the built-in specs: every net, likelihood, schedule and loss function the generator
+can write, and names that would shadow the emitted code's own, give the composed model's numbers.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from codegen.emitted import emitted_class, relative_difference
+from tiny import tiny_spec
+
+import gaespec
+
+TOLERANCE = 1e-6
+
+VARIANTS = {
+    "schedules": (
+        "vae",
+        "schedules.warm={kind='linear', args=[0, 1, 10]}",
+        "schedules.ep={kind='warmup', args=[3], unit='epoch'}",
+        "objective.loss='recon + warm * kl + cyclical(0, 2, 4, 0.25) * ep * kl'",
+    ),
+    "functions": (
+        "vae",
+        "params.beta=2.0",
+        "objective.loss='recon + clamp(kl, 0, beta) + exp(beta) * min(kl, 2) + max(kl, recon)"
+        " + sqrt(abs(kl)) + log(recon) + min(beta, 3) - clamp(0.5, kl, recon) / 2'",
+    ),
+    "shadowing_names": (
+        "vae",
+        "params.training=0.5",
+        "params.forward=2.0",
+        "terms.torch={kind='kl'}",
+        "terms.linear={kind='kl'}",
+        "terms.self_={kind='kl'}",
+        "objective.loss='recon + training * torch + linear(0, 1, 5) * linear + forward * self_'",
+    ),
+    "bernoulli": ("vae", "terms.recon.likelihood='bernoulli'"),
+    "identity_output": ("ae", "decoder.output='identity'", "decoder.hidden=[32, 16]"),
+    "custom_nets": (
+        "vae",
+        "input.shape=[1, 8, 8]",
+        "latent.dim=4",
+        "encoder.arch='nets.toy_nets:TinyEncoder'",
+        "encoder.width=5",
+        "decoder.arch='nets.toy_nets:TinyDecoder'",
+    ),
+    "iwae": ("iwae", "latent.samples=3"),
+    "vqvae": ("vqvae", "modules.codebook.num_embeddings=8"),
+    "aae": ("aae", "modules.critic.hidden=[8, 8]"),
+    "deterministic_samples": ("ae", "latent.samples=2"),
+}
+
+
+def variant(name):
+    base, *overrides = VARIANTS[name]
+    if name == "custom_nets":  # the tiny MLP options would reach the custom nets
+        return gaespec.load_spec(base, overrides)
+    return tiny_spec(base, *overrides)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("variants")
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_same_terms_losses_and_gradients(name, folder):
+    spec = variant(name)
+    composed = gaespec.build(spec)
+    cls, _ = emitted_class(spec, folder)
+    emitted = cls()
+    emitted.load_state_dict(composed.state_dict())
+    x = torch.rand((5, *spec.input.shape), generator=torch.Generator().manual_seed(2))
+    clock = {p for p in ("step", "epoch") if p in cls.forward.__code__.co_varnames}
+    for step, epoch in [(0, 0), (3, 1), (7, 2), (25, 9)]:
+        torch.manual_seed(step)
+        theirs = composed(x, step=step, epoch=epoch)
+        torch.manual_seed(step)
+        kwargs = {k: v for k, v in (("step", step), ("epoch", epoch)) if k in clock}
+        ours = emitted(x, **kwargs)
+        assert list(ours.terms) == list(theirs.terms)
+        assert list(ours.losses) == list(theirs.losses)
+        for key in theirs.terms:
+            assert relative_difference(ours.terms[key], theirs.terms[key]) < TOLERANCE
+        for key in theirs.losses:
+            assert relative_difference(ours.losses[key], theirs.losses[key]) < TOLERANCE
+            params_c = [p for _, p in composed.named_parameters()]
+            params_e = [p for _, p in emitted.named_parameters()]
+            grads_c = torch.autograd.grad(
+                theirs.losses[key], params_c, retain_graph=True, allow_unused=True
+            )
+            grads_e = torch.autograd.grad(
+                ours.losses[key], params_e, retain_graph=True, allow_unused=True
+            )
+            for gc, ge in zip(grads_c, grads_e, strict=True):
+                assert (gc is None) == (ge is None)
+                if gc is not None:
+                    assert torch.allclose(ge, gc, rtol=TOLERANCE, atol=1e-7)
+
+
+def test_schedules_reach_forward_as_step_and_epoch(folder):
+    cls, _ = emitted_class(variant("schedules"), folder)
+    assert cls.forward.__kwdefaults__ == {"step": 0, "epoch": 0}
+    model = cls()
+    assert model.warm(5) == pytest.approx(0.5)
+    assert model.ep(1) == pytest.approx(1 / 3)
+
+
+def test_names_that_would_shadow_are_renamed(folder):
+    cls, module = emitted_class(variant("shadowing_names"), folder)
+    model = cls()
+    # nn.Module's own `training` flag and `forward` method are untouched
+    assert model.training is True
+    assert model.training_ == 0.5 and model.forward_ == 2.0
+    assert callable(model.forward)
+    assert module.torch is torch
