@@ -80,9 +80,9 @@ def build(
         list[Path] | None,
         typer.Argument(help="Spec files or built-in names; every spec in specs/models if none."),
     ] = None,
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder of the generated files.")
-    ] = Path("generated"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder of the generated files.")] = Path(
+        "generated"
+    ),
     check: Annotated[
         bool,
         typer.Option("--check", help="Write nothing; exit 1 if a generated file is not current."),

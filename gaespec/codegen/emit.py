@@ -10,11 +10,10 @@ that each is written once. The code generator lists no kind: the templates are i
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
+from pathlib import Path
 from typing import Any
-
-import networkx as nx
 
 from gaespec import __version__
 from gaespec.codegen.literals import (
@@ -253,16 +252,19 @@ def _lines(texts) -> str:
 
 def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | None = None) -> str:
     """The standalone source of a spec's model, formatted; `source` names its spec file."""
-    from gaespec.codegen.files import format_source
+    from gaespec.codegen.files import display, format_source
 
     if isinstance(spec_or_graph, (str, PathLike)):
-        source = source or str(spec_or_graph)
         spec_or_graph = load_spec(spec_or_graph)
     graph = spec_or_graph if isinstance(spec_or_graph, ModelGraph) else lower(spec_or_graph)
     spec = graph.spec
+    if source is None and spec.source is not None:
+        source = display(Path(spec.source))
     emitter = Emitter(graph)
     emitter.hyperparameter("latent.dim", spec.latent.dim, "latent.dim", "latent_dim")
-    samples = emitter.hyperparameter("latent.samples", spec.latent.samples, "latent.samples", "samples")
+    samples = emitter.hyperparameter(
+        "latent.samples", spec.latent.samples, "latent.samples", "samples"
+    )
     samples.stored = True
     for name, value in spec.params.items():
         emitter.hyperparameter(f"params.{name}", value, f"params.{name}", name).stored = True
@@ -272,7 +274,10 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
 
     encoder = _net(emitter, "encoder", spec.encoder, shape=spec.input.shape)
     posterior = component(
-        "posterior", spec.latent.posterior.kind, "posterior", spec.latent.posterior,
+        "posterior",
+        spec.latent.posterior.kind,
+        "posterior",
+        spec.latent.posterior,
         "latent.posterior",
     )
     prior = component("prior", spec.prior.kind, "prior", spec.prior, "prior")
@@ -283,7 +288,10 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         for name, decl in spec.modules.items()
     ]
     decoder = _net(
-        emitter, "decoder", spec.decoder, shape=spec.input.shape,
+        emitter,
+        "decoder",
+        spec.decoder,
+        shape=spec.input.shape,
         width=_width(graph, spec.decoder.input),
     )
     terms = [

@@ -26,16 +26,24 @@ def hand_written_vae(d: int = 16) -> nn.Module:
         def __init__(self):
             super().__init__()
             chans = [1, 128, 256, 512, 1024]
-            self.enc = nn.Sequential(*[
-                m for a, b in zip(chans[:-1], chans[1:], strict=True)
-                for m in (nn.Conv2d(a, b, 4, 2, 1), nn.BatchNorm2d(b), nn.ReLU())
-            ])
+            self.enc = nn.Sequential(
+                *[
+                    m
+                    for a, b in zip(chans[:-1], chans[1:], strict=True)
+                    for m in (nn.Conv2d(a, b, 4, 2, 1), nn.BatchNorm2d(b), nn.ReLU())
+                ]
+            )
             self.mu, self.logvar = nn.Linear(1024, d), nn.Linear(1024, d)
             self.fc = nn.Linear(d, 1024 * 16)
             self.dec = nn.Sequential(
-                nn.ConvTranspose2d(1024, 512, 3, 2, 1), nn.BatchNorm2d(512), nn.ReLU(),
-                nn.ConvTranspose2d(512, 256, 3, 2, 1, output_padding=1), nn.BatchNorm2d(256),
-                nn.ReLU(), nn.ConvTranspose2d(256, 1, 3, 2, 1, output_padding=1), nn.Sigmoid(),
+                nn.ConvTranspose2d(1024, 512, 3, 2, 1),
+                nn.BatchNorm2d(512),
+                nn.ReLU(),
+                nn.ConvTranspose2d(512, 256, 3, 2, 1, output_padding=1),
+                nn.BatchNorm2d(256),
+                nn.ReLU(),
+                nn.ConvTranspose2d(256, 1, 3, 2, 1, output_padding=1),
+                nn.Sigmoid(),
             )
 
         def forward(self, x):
@@ -78,8 +86,9 @@ def main() -> None:
     torch.manual_seed(0)
     graph = lower(gaespec.load_spec("specs/models/vae.toml"))
     data = type("D", (), {})()
-    trainer = Trainer(gaespec.build(graph), graph.objectives, data, batch_size=batch,
-                      progress=False)
+    trainer = Trainer(
+        gaespec.build(graph), graph.objectives, data, batch_size=batch, progress=False
+    )
     trainer.model.train()
 
     for name, step in (("hand-written", hand_step), ("gaespec", trainer.train_step)) * 2:

@@ -80,11 +80,15 @@ def test_same_terms_losses_and_gradients(name, folder):
     assert names == [n for n, _ in emitted.named_parameters()]
     for objective in theirs.losses:
         grads_c = torch.autograd.grad(
-            theirs.losses[objective], [params_c[n] for n in names], retain_graph=True,
+            theirs.losses[objective],
+            [params_c[n] for n in names],
+            retain_graph=True,
             allow_unused=True,
         )
         grads_e = torch.autograd.grad(
-            ours.losses[objective], [params_e[n] for n in names], retain_graph=True,
+            ours.losses[objective],
+            [params_e[n] for n in names],
+            retain_graph=True,
             allow_unused=True,
         )
         for n, gc, ge in zip(names, grads_c, grads_e, strict=True):
