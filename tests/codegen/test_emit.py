@@ -10,7 +10,6 @@ import sys
 import pytest
 import torch
 from codegen.emitted import import_source
-from tiny import TINY
 
 import gaespec
 from gaespec.codegen import emit

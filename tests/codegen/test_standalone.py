@@ -85,8 +85,10 @@ def test_generated_files_train_a_step_without_gaespec(tmp_path):
             model.eval()
             with torch.no_grad():
                 shapes = {model.reconstruct(x).shape, model.sample_prior(3).shape[1:]}
-            finite = all(torch.isfinite(t).item() for t in [*out.terms.values(), *out.losses.values()])
-            print(name, sorted(out.terms), sorted(out.losses), grads > 0, finite, sorted(map(tuple, shapes)))
+            values = [*out.terms.values(), *out.losses.values()]
+            finite = all(torch.isfinite(t).item() for t in values)
+            shapes = sorted(map(tuple, shapes))
+            print(name, sorted(out.terms), sorted(out.losses), grads > 0, finite, shapes)
         assert not any(m == "gaespec" or m.startswith("gaespec.") for m in sys.modules)
         """
     )
