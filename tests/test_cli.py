@@ -197,3 +197,36 @@ def test_a_loss_fault_shows_a_caret(tmp_path):
         "    recon + * kl",
         "            ^",
     ]
+
+
+def test_build_writes_and_check_finds_stale_files(tmp_path):
+    from gaespec.codegen import emit
+
+    out = tmp_path / "gen"
+    result = run("build", "vae", "specs/models/ae.toml", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert result.output == f"wrote {out / 'vae.py'}\nwrote {out / 'ae.py'}\n"
+    assert (out / "vae.py").read_text() == emit("specs/models/vae.toml")
+    assert run("build", "vae", "ae", "-o", out, "--check").output == f"ok  {out} is current\n"
+
+    (out / "vae.py").write_text((out / "vae.py").read_text() + "# edited by hand\n")
+    (out / "ae.py").unlink()
+    result = run("build", "vae", "ae", "--out", out, "--check")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"stale: {out / 'vae.py'} differs from what specs/models/vae.toml emits now",
+        f"stale: {out / 'ae.py'} is missing (spec specs/models/ae.toml)",
+        "run `gaespec build` to regenerate",
+    ]
+
+
+def test_build_applies_overrides_and_refuses_two_specs_of_one_name(tmp_path):
+    result = run("build", "beta_vae", "-o", tmp_path, "--set", "params.beta=2.5")
+    assert result.exit_code == 0, result.output
+    assert "beta: float = 2.5,  # params.beta" in (tmp_path / "beta_vae.py").read_text()
+    result = run("build", "vae", "specs/models/vae.toml", "-o", tmp_path)
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: specs/models/vae.toml: model.name: two specs are called 'vae' "
+        "(specs/models/vae.toml and specs/models/vae.toml); each emits <name>.py\n"
+    )

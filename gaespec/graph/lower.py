@@ -14,7 +14,7 @@ from gaespec.graph.model_graph import ModelGraph, Objective, node
 from gaespec.graph.shapes import infer_shapes
 from gaespec.spec.loss import free_names, parse_loss
 from gaespec.spec.schedules import SCHEDULES
-from gaespec.spec.schema import RESERVED, Spec
+from gaespec.spec.schema import MODEL_ATTRIBUTES, RESERVED, Spec
 
 
 def _objective_key(spec: Spec, index: int) -> str:
@@ -29,6 +29,12 @@ def _check_names(spec: Spec) -> None:
             key = f"{table}.{name}"
             if name in RESERVED:
                 raise spec.error(f"'{name}' is a name the pipeline uses; choose another", key)
+            if table == "modules" and (name.startswith("_") or name in MODEL_ATTRIBUTES):
+                raise spec.error(
+                    f"module name '{name}' is taken by the model itself (torch.nn.Module or "
+                    "gaespec); choose another",
+                    key,
+                )
             if name in seen:
                 raise spec.error(f"'{name}' is already defined at {seen[name]}", key)
             seen[name] = key

@@ -19,6 +19,20 @@ OVERRIDE = "--set"  # the "file" of a value set on the command line
 
 # Tensor and module names the pipeline itself defines; user names must not shadow them.
 RESERVED = frozenset({"x", "h", "q", "z", "x_hat", "encoder", "posterior", "decoder", "prior"})
+# Attributes of a model, composed or generated (torch.nn.Module's and gaespec's own): an extra
+# module is an attribute of the model under its own name, so it must not take one of these.
+MODEL_ATTRIBUTES = frozenset(
+    """T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
+    decode double dump_patches encode eval extra_repr float forward get_buffer get_extra_state
+    get_parameter get_submodule graph half ipu load_state_dict modules mtia named_buffers
+    named_children named_modules named_parameters parameter_groups parameters reconstruct
+    register_backward_hook register_buffer register_forward_hook register_forward_pre_hook
+    register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter
+    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ sample sample_prior
+    samples set_extra_state set_submodule share_memory state_dict terms to to_empty train training
+    type values xpu zero_grad latent_dim""".split()
+)
 
 
 def _identifier(name: str) -> str:

@@ -239,3 +239,23 @@ def test_best_weights_can_be_selected_by_a_term():
     assert str(error).endswith(
         "train.select: unknown objective or term 'recn'; closest valid choice: 'recon'"
     )
+
+
+@pytest.mark.parametrize("name", ["training", "forward", "state_dict", "sample_prior", "_x"])
+def test_a_module_may_not_take_an_attribute_of_the_model(name):
+    error = graph_error("specs/models/vae.toml", [f"modules.{name}={{kind='mlp_discriminator'}}"])
+    assert str(error).endswith(
+        f"modules.{name}: module name '{name}' is taken by the model itself (torch.nn.Module or "
+        "gaespec); choose another"
+    )
+
+
+def test_model_attributes_cover_every_public_attribute_of_a_model():
+    from tiny import tiny_spec
+
+    import gaespec
+    from gaespec.spec.schema import MODEL_ATTRIBUTES
+
+    model = gaespec.build(tiny_spec("vae"))
+    public = {n for n in dir(model) if not n.startswith("_")} - set(model._modules)
+    assert public <= MODEL_ATTRIBUTES
