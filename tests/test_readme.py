@@ -84,3 +84,28 @@ def test_the_spec_the_readme_shows_is_valid(tmp_path):
     assert graph.spec.model_dump() | {"model": None} == (
         gaespec.load_spec("specs/models/vae.toml").model_dump() | {"model": None}
     )
+
+
+def test_the_generated_file_example_runs(tmp_path, monkeypatch):
+    import shutil
+    import sys
+
+    import torch
+    from safetensors.torch import save_file
+
+    (example,) = [b for b in blocks("python") if "from vae import VAE" in b]
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "generated" / "vae.py", tmp_path / "vae.py")
+    (tmp_path / "runs" / "vae").mkdir(parents=True)
+    torch.manual_seed(0)
+    trained = gaespec.build("specs/models/vae.toml")
+    save_file(trained.state_dict(), tmp_path / "runs" / "vae" / "model.safetensors")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "vae", raising=False)
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    assert namespace["x_hat"].shape == (8, 1, 28, 28)
+    loaded = dict(namespace["model"].named_parameters())  # (batch statistics moved in forward)
+    for key, value in trained.named_parameters():
+        assert torch.equal(loaded[key], value)
