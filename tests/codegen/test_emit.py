@@ -164,3 +164,25 @@ def test_unknown_kind_without_template_names_the_fix(monkeypatch):
         "no code template for term 'no_such_term' (templates exist for: "
     )
     assert "add templates/term/no_such_term.py.j2" in error.value.detail()
+
+
+def test_a_runs_resolved_spec_builds_a_file_that_takes_its_weights(tmp_path, digits):
+    from safetensors.torch import load_file
+    from tiny import tiny_spec
+
+    run = gaespec.train(
+        tiny_spec("aae"),
+        data=digits,
+        epochs=1,
+        out=tmp_path / "run",
+        progress=False,
+        log=lambda *_: None,
+    )
+    module = import_source(emit(run.path / "spec.toml"), tmp_path)
+    model = module.AAE()
+    model.load_state_dict(load_file(run.path / "model.safetensors"))
+    model.eval()
+    loaded = gaespec.load_run(run.path)
+    x = digits.test.x[:16]
+    with torch.no_grad():
+        assert torch.allclose(model.reconstruct(x), loaded.reconstruct(x), atol=1e-6)
