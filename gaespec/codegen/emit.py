@@ -100,11 +100,6 @@ class Context:
         for k, v in extra.items():
             setattr(self, k, v)
 
-    @property
-    def key(self) -> str:
-        """The component's name as a string literal (a dict key in the emitted source)."""
-        return literal(self.name, self.origin)
-
     def var(self, key: str) -> str:
         """The local variable of `forward` that holds tensor or term `key` ("name.part" too)."""
         if self._emitter.locals is None:
@@ -149,10 +144,6 @@ class Context:
         if is_hyperparameter(value):
             return self.arg(key, value)
         return literal(value, f"{self.origin}.{key}")
-
-    def literal(self, value: Any) -> str:
-        """`value` as Python source."""
-        return literal(value, self.origin)
 
 
 @dataclass
@@ -250,6 +241,103 @@ def _lines(texts) -> str:
     return "\n".join(t.strip("\n") for t in texts if t.strip())
 
 
+@dataclass
+class Parts:
+    """The components of one spec, in the order the model makes them."""
+
+    encoder: Component
+    posterior: Component
+    prior: Component
+    modules: list[Component]
+    decoder: Component
+    terms: list[Component]
+    schedules: list[Component]
+
+    def all(self) -> list[Component]:
+        """Every component, nets and schedules included."""
+        return [
+            self.encoder,
+            self.posterior,
+            self.prior,
+            *self.modules,
+            self.decoder,
+            *self.terms,
+            *self.schedules,
+        ]
+
+
+def _parts(emitter: Emitter) -> Parts:
+    graph, spec = emitter.graph, emitter.spec
+
+    def component(role: str, kind: str, name: str, decl: Any, origin: str, **extra: Any):
+        return Component(role, kind, Context(emitter, name, decl, origin, **extra))
+
+    used = {s.kind for s in spec.schedules.values()}
+    for objective in graph.objectives:
+        used |= called(objective.loss) & set(SCHEDULES)
+    posterior = spec.latent.posterior
+    return Parts(
+        encoder=_net(emitter, "encoder", spec.encoder, shape=spec.input.shape),
+        posterior=component(
+            "posterior", posterior.kind, "posterior", posterior, "latent.posterior"
+        ),
+        prior=component("prior", spec.prior.kind, "prior", spec.prior, "prior"),
+        modules=[
+            component(
+                "module", decl.kind, name, decl, f"modules.{name}", width=_width(graph, decl.input)
+            )
+            for name, decl in spec.modules.items()
+        ],
+        decoder=_net(
+            emitter,
+            "decoder",
+            spec.decoder,
+            shape=spec.input.shape,
+            width=_width(graph, spec.decoder.input),
+        ),
+        terms=[
+            component("term", spec.terms[name].kind, name, spec.terms[name], f"terms.{name}")
+            for name in _term_order(graph)
+        ],
+        schedules=[component("schedule", kind, kind, None, "schedules") for kind in sorted(used)],
+    )
+
+
+def _objectives(emitter: Emitter) -> tuple[list[dict[str, str]], list[tuple[str, str]], list[str]]:
+    """(schedule methods, (objective, loss source) pairs, the clocks forward takes): terms are
+    locals of forward, params attributes, named schedules methods of the step or epoch."""
+    spec = emitter.spec
+    methods: list[dict[str, str]] = []
+    for name, schedule in spec.schedules.items():
+        args = ", ".join(literal(a, f"schedules.{name}.args") for a in schedule.args)
+        methods.append(
+            {
+                "name": emitter.attributes.claim(f"schedules.{name}", name),
+                "unit": schedule.unit,
+                "call": f"{schedule.kind}({args}, step={schedule.unit})",
+                "doc": f"{name}: {schedule.kind}({args}), counted in {schedule.unit}s.",
+            }
+        )
+    clock: set[str] = set()
+
+    def python_name(id: str) -> str:
+        if id in spec.terms:
+            return emitter.locals[id]
+        if id in spec.params:
+            return f"self.{emitter.hyperparameters[f'params.{id}'].name}"
+        unit = spec.schedules[id].unit
+        clock.add(unit)
+        return f"self.{emitter.attributes[f'schedules.{id}']}({unit})"
+
+    losses = []
+    for objective in emitter.graph.objectives:
+        code = to_python(objective.loss, python_name, number=lambda id: id not in spec.terms)
+        if called(objective.loss) & set(SCHEDULES):
+            clock.add("step")
+        losses.append((literal(objective.name, "objective.name"), code))
+    return methods, losses, [unit for unit in ("step", "epoch") if unit in clock]
+
+
 def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | None = None) -> str:
     """The standalone source of a spec's model, formatted; `source` names its spec file."""
     from gaespec.codegen.files import display, format_source
@@ -269,95 +357,28 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
     for name, value in spec.params.items():
         emitter.hyperparameter(f"params.{name}", value, f"params.{name}", name).stored = True
 
-    def component(role: str, kind: str, name: str, decl: Any, origin: str, **extra: Any):
-        return Component(role, kind, Context(emitter, name, decl, origin, **extra))
-
-    encoder = _net(emitter, "encoder", spec.encoder, shape=spec.input.shape)
-    posterior = component(
-        "posterior",
-        spec.latent.posterior.kind,
-        "posterior",
-        spec.latent.posterior,
-        "latent.posterior",
-    )
-    prior = component("prior", spec.prior.kind, "prior", spec.prior, "prior")
-    modules = [
-        component(
-            "module", decl.kind, name, decl, f"modules.{name}", width=_width(graph, decl.input)
-        )
-        for name, decl in spec.modules.items()
-    ]
-    decoder = _net(
-        emitter,
-        "decoder",
-        spec.decoder,
-        shape=spec.input.shape,
-        width=_width(graph, spec.decoder.input),
-    )
-    terms = [
-        component("term", spec.terms[name].kind, name, spec.terms[name], f"terms.{name}")
-        for name in _term_order(graph)
-    ]
-    used = {s.kind for s in spec.schedules.values()}
-    for objective in graph.objectives:
-        used |= called(objective.loss) & set(SCHEDULES)
-    schedules = [component("schedule", kind, kind, None, "schedules") for kind in sorted(used)]
-
-    parts = [encoder, posterior, prior, *modules, decoder, *terms, *schedules]
-    everything = [*_shared(parts), *parts]
+    # module level first: forward's locals may shadow nothing the file defines or imports
+    parts = _parts(emitter)
+    everything = [*_shared(parts.all()), *parts.all()]
     imports = _lines(c.render("imports") for c in everything)
-    definitions = [c.render("definitions") for c in everything]
-    definitions = [d.strip("\n") for d in definitions if d.strip()]
-
-    # forward's locals may shadow nothing the file defines or imports
+    definitions = [d.strip("\n") for d in (c.render("definitions") for c in everything)]
+    definitions = [d for d in definitions if d]
     taken = _top_level_names(imports + "\n" + "\n\n".join(definitions))
     model_class = class_name(spec.model.name)
     while model_class in taken or model_class == "Output":
         model_class += "Model"
     emitter.locals = Namespace(
-        {*taken, *FILE_NAMES, model_class, "Output", "self", "terms", "losses"}
+        {*taken, *FILE_NAMES, model_class, "Output", "self", "terms", "losses", "step", "epoch"}
     )
     for tensor in TENSORS:
         emitter.locals[tensor]
-    emitter.locals.take("step")
-    emitter.locals.take("epoch")
 
-    posterior.c.features = encoder.render("features").strip()
-    init = _lines(c.render("init") for c in [encoder, posterior, prior, *modules, decoder])
-    stages = [m for m in modules if m.c.name in graph.stages]
-    stage_lines = _lines(m.render("forward") for m in stages)
-    term_lines = _lines(t.render("forward") for t in terms)
-
-    # the objectives: terms are locals, params attributes, named schedules methods of the step
-    methods: list[dict[str, str]] = []
-    clock: set[str] = set()
-    for name, schedule in spec.schedules.items():
-        unit = "step" if schedule.unit == "step" else "epoch"
-        args = ", ".join(literal(a, f"schedules.{name}.args") for a in schedule.args)
-        methods.append(
-            {
-                "name": emitter.attributes.claim(f"schedules.{name}", name),
-                "unit": unit,
-                "call": f"{schedule.kind}({args}, step={unit})",
-                "doc": f"{name}: {schedule.kind}({args}), counted in {unit}s.",
-            }
-        )
-
-    def python_name(id: str) -> str:
-        if id in spec.terms:
-            return emitter.locals[id]
-        if id in spec.params:
-            return f"self.{emitter.hyperparameters[f'params.{id}'].name}"
-        unit = spec.schedules[id].unit
-        clock.add(unit)
-        return f"self.{emitter.attributes[f'schedules.{id}']}({unit})"
-
-    losses = []
-    for objective in graph.objectives:
-        code = to_python(objective.loss, python_name, number=lambda id: id not in spec.terms)
-        if called(objective.loss) & set(SCHEDULES):
-            clock.add("step")
-        losses.append((literal(objective.name, "objective.name"), code))
+    parts.posterior.c.features = parts.encoder.render("features").strip()
+    made = [parts.encoder, parts.posterior, parts.prior, *parts.modules, parts.decoder]
+    init = _lines(c.render("init") for c in made)
+    stages = _lines(m.render("forward") for m in parts.modules if m.c.name in graph.stages)
+    terms = _lines(t.render("forward") for t in parts.terms)
+    methods, losses, clock = _objectives(emitter)
 
     header = [
         *comment(
@@ -377,13 +398,13 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         input_shape=literal(tuple(spec.input.shape), "input.shape"),
         hyperparameters=list(emitter.hyperparameters.values()),
         init=init,
-        distribution=posterior.render("distribution").strip(),
-        stages=stage_lines,
+        distribution=parts.posterior.render("distribution").strip(),
+        stages=stages,
         decoder_input=emitter.locals[spec.decoder.input],
-        terms=term_lines,
+        terms=terms,
         term_names=[(literal(n, "terms"), emitter.locals[n]) for n in spec.terms],
         losses=losses,
         methods=methods,
-        clock=[unit for unit in ("step", "epoch") if unit in clock],
+        clock=clock,
     )
     return format_source(text)
