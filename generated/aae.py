@@ -149,7 +149,7 @@ class Output(NamedTuple):
 
 
 class AAE(nn.Module):
-    """Adversarial autoencoder (latent critic, two objectives)
+    """Adversarial autoencoder (latent critic, two objectives).
 
     Makhzani et al. 2016, arXiv:1511.05644
     """

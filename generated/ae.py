@@ -124,7 +124,7 @@ class Output(NamedTuple):
 
 
 class AE(nn.Module):
-    """Autoencoder
+    """Autoencoder.
 
     Hinton & Salakhutdinov 2006, Science 313(5786)
     """

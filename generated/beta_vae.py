@@ -137,7 +137,7 @@ class Output(NamedTuple):
 
 
 class BetaVAE(nn.Module):
-    """β-VAE: a VAE whose KL term is weighted by β
+    """β-VAE: a VAE whose KL term is weighted by β.
 
     Higgins et al. 2017, ICLR, openreview.net/forum?id=Sy2fzU9gl
     """

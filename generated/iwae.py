@@ -137,7 +137,7 @@ class Output(NamedTuple):
 
 
 class IWAE(nn.Module):
-    """Importance-weighted autoencoder
+    """Importance-weighted autoencoder.
 
     Burda, Grosse & Salakhutdinov 2016, arXiv:1509.00519
     """
@@ -184,8 +184,8 @@ class IWAE(nn.Module):
         recon = recon_per_sample.mean()
         kl = kl_diag_gaussian_standard_normal(q, self.prior()).mean()
         # log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x), with log p(x|z) = −recon
-        bound_log_w = -recon_per_sample + self.prior().log_prob(z) - q.log_prob(z)
-        bound = -(torch.logsumexp(bound_log_w, dim=0) - math.log(self.samples)).mean()
+        log_w = -recon_per_sample + self.prior().log_prob(z) - q.log_prob(z)
+        bound = -(torch.logsumexp(log_w, dim=0) - math.log(self.samples)).mean()
         terms = {"recon": recon, "kl": kl, "bound": bound}
         losses = {"loss": bound}
         return Output(terms, losses)

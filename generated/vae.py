@@ -137,7 +137,7 @@ class Output(NamedTuple):
 
 
 class VAE(nn.Module):
-    """Variational autoencoder
+    """Variational autoencoder.
 
     Kingma & Welling 2014, arXiv:1312.6114
     """

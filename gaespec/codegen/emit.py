@@ -224,6 +224,10 @@ def _shared(components: list[Component]) -> list[Component]:
     return out
 
 
+def _sentence(text: str) -> str:
+    return text if text.rstrip().endswith((".", "!", "?")) else text.rstrip() + "."
+
+
 def _top_level_names(source: str) -> set[str]:
     names: set[str] = set()
     for statement in ast.parse(source).body:
@@ -376,7 +380,7 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
     parts.posterior.c.features = parts.encoder.render("features").strip()
     made = [parts.encoder, parts.posterior, parts.prior, *parts.modules, parts.decoder]
     init = _lines(c.render("init") for c in made)
-    stages = _lines(m.render("forward") for m in parts.modules if m.c.name in graph.stages)
+    stages = [m for m in parts.modules if m.c.name in graph.stages]
     terms = _lines(t.render("forward") for t in parts.terms)
     methods, losses, clock = _objectives(emitter)
 
@@ -391,7 +395,7 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         header=header,
         summary=comment(spec.model.summary),
         reference=comment(spec.model.reference),
-        docstring=docstring(spec.model.summary or spec.model.name, spec.model.reference),
+        docstring=docstring(_sentence(spec.model.summary or spec.model.name), spec.model.reference),
         imports=imports,
         definitions=definitions,
         model_class=model_class,
@@ -399,7 +403,8 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         hyperparameters=list(emitter.hyperparameters.values()),
         init=init,
         distribution=parts.posterior.render("distribution").strip(),
-        stages=stages,
+        stages=_lines(m.render("forward") for m in stages),
+        decode_stages=_lines(m.render("decode") or m.render("forward") for m in stages),
         decoder_input=emitter.locals[spec.decoder.input],
         terms=terms,
         term_names=[(literal(n, "terms"), emitter.locals[n]) for n in spec.terms],

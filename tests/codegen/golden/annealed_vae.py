@@ -152,7 +152,7 @@ class Output(NamedTuple):
 
 
 class AnnealedVAE(nn.Module):
-    """VAE with KL annealing (golden test of the code generator)
+    """VAE with KL annealing (golden test of the code generator).
 
     Fu et al. 2019, arXiv:1903.10145
     """

@@ -93,7 +93,7 @@ class Output(NamedTuple):
 
 
 class CustomAE(nn.Module):
-    """Autoencoder with custom nets (golden test of the code generator)
+    """Autoencoder with custom nets (golden test of the code generator).
 
     Hinton & Salakhutdinov 2006, Science 313(5786)
     """

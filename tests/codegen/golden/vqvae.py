@@ -149,7 +149,7 @@ class Output(NamedTuple):
 
 
 class VQVAE(nn.Module):
-    """Vector-quantised VAE (codebook, straight-through gradients)
+    """Vector-quantised VAE (codebook, straight-through gradients).
 
     van den Oord, Vinyals & Kavukcuoglu 2017, arXiv:1711.00937
     """
@@ -181,7 +181,7 @@ class VQVAE(nn.Module):
     def decode(self, z: Tensor) -> Tensor:
         """x̂ for codes z (b d)."""
         z = rearrange(z, "b d -> 1 b d")
-        z_q, codebook_codes = self.codebook(z)
+        z_q, _ = self.codebook(z)
         return self.decoder(rearrange(z_q, "1 b d -> b d"))
 
     def reconstruct(self, x: Tensor) -> Tensor:
