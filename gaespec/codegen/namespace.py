@@ -10,6 +10,8 @@ import builtins
 import keyword
 from collections.abc import Iterable
 
+from gaespec.codegen.literals import identifier
+
 
 class Namespace:
     """Keys (a spec name, or "name.part" for a helper of it) → distinct identifiers."""
@@ -36,7 +38,7 @@ class Namespace:
         self._taken.add(name)
 
     def _claim(self, base: str) -> str:
-        name = base
+        name = identifier(base, "name")
         while name in self._taken:
             name += "_"
         self._taken.add(name)
