@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -22,9 +21,6 @@ from einops.layers.torch import Rearrange
 from torch import Tensor, nn
 
 INPUT_SHAPE = (1, 28, 28)
-
-
-LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -39,10 +35,6 @@ class DiagGaussian:
         eps = torch.randn((k, *self.mean.shape), dtype=self.mean.dtype, device=self.mean.device)
         return self.mean + torch.exp(0.5 * self.log_var) * eps
 
-    def log_prob(self, z: Tensor) -> Tensor:
-        """log q(z), summed over d: (... b d) -> (... b)."""
-        return -0.5 * (LOG_2PI + self.log_var + (z - self.mean) ** 2 / self.log_var.exp()).sum(-1)
-
 
 @dataclass
 class StandardNormal:
@@ -53,10 +45,6 @@ class StandardNormal:
     def sample(self, n: int, *, device=None, dtype=None) -> Tensor:
         """n samples: (n d)."""
         return torch.randn(n, self.dim, device=device, dtype=dtype)
-
-    def log_prob(self, z: Tensor) -> Tensor:
-        """log p(z), summed over d: (... d) -> (...)."""
-        return -0.5 * (LOG_2PI + z**2).sum(-1)
 
 
 class MNISTConvEncoder(nn.Module):

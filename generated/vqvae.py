@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -34,9 +33,6 @@ class PointMass:
         return repeat(self.mean, "b d -> k b d", k=k)
 
 
-LOG_2PI = math.log(2 * math.pi)
-
-
 @dataclass
 class StandardNormal:
     """N(0, I) in d dimensions."""
@@ -46,10 +42,6 @@ class StandardNormal:
     def sample(self, n: int, *, device=None, dtype=None) -> Tensor:
         """n samples: (n d)."""
         return torch.randn(n, self.dim, device=device, dtype=dtype)
-
-    def log_prob(self, z: Tensor) -> Tensor:
-        """log p(z), summed over d: (... d) -> (...)."""
-        return -0.5 * (LOG_2PI + z**2).sum(-1)
 
 
 class MNISTConvEncoder(nn.Module):

@@ -230,3 +230,28 @@ def test_build_applies_overrides_and_refuses_two_specs_of_one_name(tmp_path):
         "error: specs/models/vae.toml: model.name: two specs are called 'vae' "
         "(specs/models/vae.toml and specs/models/vae.toml); each emits <name>.py\n"
     )
+
+
+def test_build_into_a_file_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run("build", "vae", "-o", blocker)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: cannot write generated files into '{blocker}': ")
+    assert "Traceback" not in result.output
+
+
+def test_check_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    import shutil
+
+    project = tmp_path / "project"
+    (project / "specs").mkdir(parents=True)
+    shutil.copy("specs/models/vae.toml", project / "specs" / "mine.toml")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(project)
+    assert run("build", "specs/mine.toml", "-o", "generated").exit_code == 0
+    assert "(specs/mine.toml)." in (project / "generated" / "vae.py").read_text()
+    monkeypatch.chdir(elsewhere)
+    result = run("build", "../project/specs/mine.toml", "-o", "../project/generated", "--check")
+    assert result.exit_code == 0, result.output

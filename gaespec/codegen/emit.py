@@ -30,9 +30,9 @@ from gaespec.codegen.templates import render_block, render_file, template_for
 from gaespec.errors import CodegenError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
-from gaespec.nets import is_import_path
+from gaespec.nets import is_import_path, net_kwargs
 from gaespec.spec.load import load_spec
-from gaespec.spec.loss import called, to_python
+from gaespec.spec.loss import called, free_names, to_python
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.schema import Spec
 
@@ -138,12 +138,14 @@ class Context:
         self._emitter.hyperparameters[f"{self.name}.{field_name}"].stored = True
         return f"self.{name}"
 
-    def option(self, key: str, default: Any) -> str:
-        """A net option: a constructor argument if it is a number or numbers, else a literal."""
+    def option(self, key: str, default: Any, *, as_given: bool = False) -> str:
+        """A net option: a constructor argument if it is a number or numbers, else a literal;
+        `as_given` passes a list as a list (the argument's default is a tuple)."""
         value = self.decl.get(key, default)
-        if is_hyperparameter(value):
-            return self.arg(key, value)
-        return literal(value, f"{self.origin}.{key}")
+        if not is_hyperparameter(value):
+            return literal(value, f"{self.origin}.{key}")
+        name = self.arg(key, value)
+        return f"list({name})" if as_given and isinstance(value, list) else name
 
 
 @dataclass
@@ -160,22 +162,28 @@ class Component:
 
     @property
     def requires(self) -> list[str]:
-        """The shared definitions it needs."""
+        """The shared definitions it needs, and the capabilities it needs of them ("+density")."""
         return self.render("requires").split()
 
 
 # -- the parts of a spec -----------------------------------------------------------------------
 
 
+# the arguments gaespec itself gives a net; options may not set them
+NET_ARGUMENTS = {"encoder": ("input_shape",), "decoder": ("latent_dim", "output_shape")}
+
+
 def _net(emitter: Emitter, role: str, table: Any, **extra: Any) -> Component:
     options = dict(table.options)
+    where = {"file": emitter.spec.origin(f"{role}.arch"), "key": f"{role}.arch"}
+    net_kwargs(dict.fromkeys(NET_ARGUMENTS[role]), options, role, table.arch, **where)
     for key in options:
         identifier(key, f"{role} option")
     module = names = None
     if is_import_path(table.arch):
         module, names = import_path(table.arch, f"{role}.arch")
     kind = "custom" if module else table.arch
-    c = Context(emitter, role, options, role, module=module, names=names, options=options, **extra)
+    c = Context(emitter, role, options, role, module=module, names=names, **extra)
     return Component(role, kind, c)
 
 
@@ -204,24 +212,52 @@ def _width(graph: ModelGraph, tensor: str) -> str:
     return str(shape[0])
 
 
+@dataclass
+class SharedContext:
+    """What a shared template sees as `c`: the capabilities the components need of it."""
+
+    needs: frozenset[str]
+
+
 def _shared(components: list[Component]) -> list[Component]:
-    """The shared definitions the components require, dependencies first, each once."""
+    """The shared definitions the components require, dependencies first, each once; a
+    requirement "+name" is a capability (a method, say) that shared templates write only then."""
+    wanted = [r for c in components for r in c.requires]
+    context = SharedContext(frozenset(r[1:] for r in wanted if r.startswith("+")))
     out: list[Component] = []
 
     def add(name: str, chain: tuple[str, ...]) -> None:
-        if any(s.kind == name for s in out):
+        if name.startswith("+") or any(s.kind == name for s in out):
             return
         if name in chain:
             raise CodegenError(f"internal: shared templates require each other: {chain}")
-        shared = Component("shared", name, None)
+        shared = Component("shared", name, context)
         for required in shared.requires:
             add(required, (*chain, name))
         out.append(shared)
 
-    for component in components:
-        for name in component.requires:
-            add(name, ())
+    for name in wanted:
+        add(name, ())
     return out
+
+
+def _stages_to(graph: ModelGraph, tensor: str, modules: list[Component]) -> list[Component]:
+    """The stages, in run order, that `tensor` depends on (none for z itself)."""
+    by_output = {}
+    for m in modules:
+        for output in m.c.decl.outputs():
+            by_output[output] = m.c.name
+    needed: set[str] = set()
+    while tensor in by_output:
+        name = by_output[tensor]
+        needed.add(name)
+        tensor = graph.spec.modules[name].input
+    return [m for m in _in_run_order(graph, modules) if m.c.name in needed]
+
+
+def _in_run_order(graph: ModelGraph, modules: list[Component]) -> list[Component]:
+    by_name = {m.c.name: m for m in modules}
+    return [by_name[name] for name in graph.stages]
 
 
 def _sentence(text: str) -> str:
@@ -276,7 +312,7 @@ def _parts(emitter: Emitter) -> Parts:
     def component(role: str, kind: str, name: str, decl: Any, origin: str, **extra: Any):
         return Component(role, kind, Context(emitter, name, decl, origin, **extra))
 
-    used = {s.kind for s in spec.schedules.values()}
+    used = {spec.schedules[n].kind for n in _named_schedules(graph)}
     for objective in graph.objectives:
         used |= called(objective.loss) & set(SCHEDULES)
     posterior = spec.latent.posterior
@@ -307,12 +343,19 @@ def _parts(emitter: Emitter) -> Parts:
     )
 
 
+def _named_schedules(graph: ModelGraph) -> list[str]:
+    """The named schedules that some objective's loss reads, in spec order."""
+    read = set().union(*(free_names(o.loss) for o in graph.objectives))
+    return [name for name in graph.spec.schedules if name in read]
+
+
 def _objectives(emitter: Emitter) -> tuple[list[dict[str, str]], list[tuple[str, str]], list[str]]:
     """(schedule methods, (objective, loss source) pairs, the clocks forward takes): terms are
     locals of forward, params attributes, named schedules methods of the step or epoch."""
     spec = emitter.spec
     methods: list[dict[str, str]] = []
-    for name, schedule in spec.schedules.items():
+    for name in _named_schedules(emitter.graph):
+        schedule = spec.schedules[name]
         args = ", ".join(literal(a, f"schedules.{name}.args") for a in schedule.args)
         methods.append(
             {
@@ -353,6 +396,24 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
     if source is None and spec.source is not None:
         source = display(Path(spec.source))
     emitter = Emitter(graph)
+
+    # module level first: no argument or local may shadow what the file defines or imports
+    parts = _parts(emitter)
+    everything, kinds = [], set()
+    for component in [*_shared(parts.all()), *parts.all()]:
+        if (component.role, component.kind) not in kinds:  # two codebooks: one class
+            kinds.add((component.role, component.kind))
+            everything.append(component)
+    imports = _lines(c.render("imports") for c in everything)
+    definitions = [d.strip("\n") for d in (c.render("definitions") for c in everything)]
+    definitions = [d for d in definitions if d]
+    taken = _top_level_names(imports + "\n" + "\n\n".join(definitions)) | set(FILE_NAMES)
+    model_class = class_name(spec.model.name)
+    while model_class in taken or model_class == "Output":
+        model_class += "Model"
+    taken |= {model_class, "Output", "self"}
+
+    emitter.attributes.take(taken)
     emitter.hyperparameter("latent.dim", spec.latent.dim, "latent.dim", "latent_dim")
     samples = emitter.hyperparameter(
         "latent.samples", spec.latent.samples, "latent.samples", "samples"
@@ -360,27 +421,16 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
     samples.stored = True
     for name, value in spec.params.items():
         emitter.hyperparameter(f"params.{name}", value, f"params.{name}", name).stored = True
-
-    # module level first: forward's locals may shadow nothing the file defines or imports
-    parts = _parts(emitter)
-    everything = [*_shared(parts.all()), *parts.all()]
-    imports = _lines(c.render("imports") for c in everything)
-    definitions = [d.strip("\n") for d in (c.render("definitions") for c in everything)]
-    definitions = [d for d in definitions if d]
-    taken = _top_level_names(imports + "\n" + "\n\n".join(definitions))
-    model_class = class_name(spec.model.name)
-    while model_class in taken or model_class == "Output":
-        model_class += "Model"
-    emitter.locals = Namespace(
-        {*taken, *FILE_NAMES, model_class, "Output", "self", "terms", "losses", "step", "epoch"}
-    )
+    # the pipeline's tensors keep their names: a package called `z` is not used in forward
+    emitter.locals = Namespace((taken - set(TENSORS)) | {"terms", "losses", "step", "epoch"})
     for tensor in TENSORS:
         emitter.locals[tensor]
 
     parts.posterior.c.features = parts.encoder.render("features").strip()
     made = [parts.encoder, parts.posterior, parts.prior, *parts.modules, parts.decoder]
     init = _lines(c.render("init") for c in made)
-    stages = [m for m in parts.modules if m.c.name in graph.stages]
+    stages = _in_run_order(graph, parts.modules)
+    decode_stages = _stages_to(graph, spec.decoder.input, parts.modules)
     terms = _lines(t.render("forward") for t in parts.terms)
     methods, losses, clock = _objectives(emitter)
 
@@ -404,7 +454,7 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         init=init,
         distribution=parts.posterior.render("distribution").strip(),
         stages=_lines(m.render("forward") for m in stages),
-        decode_stages=_lines(m.render("decode") or m.render("forward") for m in stages),
+        decode_stages=_lines(m.render("decode") or m.render("forward") for m in decode_stages),
         decoder_input=emitter.locals[spec.decoder.input],
         terms=terms,
         term_names=[(literal(n, "terms"), emitter.locals[n]) for n in spec.terms],

@@ -6,7 +6,6 @@ generated file reads like any formatted project file and `--check` compares exac
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
@@ -44,42 +43,50 @@ def _ruff(args: list[str], text: str) -> str:
 def format_source(text: str) -> str:
     """`text` with imports sorted, unused imports removed, and formatted by ruff."""
     try:
-        ast.parse(text)
-    except SyntaxError as error:  # a template fault, never the user's
-        raise CodegenError(f"internal: the emitted source does not parse: {error}") from None
+        compile(text, "<generated>", "exec", dont_inherit=True)
+    except SyntaxError as error:  # names and text are checked before: a fault of a template
+        raise CodegenError(
+            f"the emitted source does not compile: {error}",
+            fix="report this with the spec: it is a fault of gaespec's code generator",
+        ) from None
     text = _ruff(["check", "--fix-only", "--select", "I,F401"], text)
     return _ruff(["format"], text)
 
 
-def display(path: Path) -> str:
-    """How a spec file is named in a generated header: built-ins as specs/models/<name>.toml,
-    others relative to the working directory when inside it, else by file name."""
+def display(path: Path, project: Path | None = None) -> str:
+    """How a spec file is named in a generated header: relative to `project` (the folder that
+    holds the output folder) when inside it, built-ins as specs/models/<name>.toml, others
+    relative to the working directory when inside it, else by file name. The first keeps
+    `--check` independent of where it runs."""
     path = Path(path).resolve()
-    for base in (SPECS_DIR.parent.parent, Path.cwd()):
+    bases = [SPECS_DIR.parent.parent, Path.cwd()]
+    if project is not None:
+        bases.insert(0, project.resolve())
+    for base in bases:
         if path.is_relative_to(base):
             return path.relative_to(base).as_posix()
     return path.name
 
 
 def _emitted(
-    specs: Iterable[str | os.PathLike], overrides: Sequence[str]
+    specs: Iterable[str | os.PathLike], overrides: Sequence[str], out: Path
 ) -> dict[str, tuple[Path, str]]:
     from gaespec.codegen.emit import emit
 
-    out: dict[str, tuple[Path, str]] = {}
+    emitted: dict[str, tuple[Path, str]] = {}
     for given in list(specs) or list(builtin_specs().values()):
         spec = load_spec(given, overrides)  # a path, or the name of a built-in spec
         path = Path(spec.source)
         name = spec.model.name
-        if name in out:
+        if name in emitted:
             raise CodegenError(
-                f"two specs are called '{name}' ({display(out[name][0])} and {display(path)}); "
-                "each emits <name>.py",
+                f"two specs are called '{name}' ({display(emitted[name][0])} and "
+                f"{display(path)}); each emits <name>.py",
                 file=str(path),
                 key="model.name",
             )
-        out[name] = (path, emit(spec, source=display(path)))
-    return out
+        emitted[name] = (path, emit(spec, source=display(path, out.resolve().parent)))
+    return emitted
 
 
 def write(
@@ -87,12 +94,17 @@ def write(
 ) -> list[Path]:
     """Emit each spec (every built-in spec when none is given) as `<out>/<name>.py`."""
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    emitted = _emitted(specs, overrides, folder)
     written = []
-    for name, (_, text) in _emitted(specs, overrides).items():
-        target = folder / f"{name}.py"
-        atomic_write_text(target, text)
-        written.append(target)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, (_, text) in emitted.items():
+            written.append(atomic_write_text(folder / f"{name}.py", text))
+    except OSError as error:
+        raise CodegenError(
+            f"cannot write generated files into '{folder}': {error.strerror or error}",
+            fix="give --out a folder you can write to",
+        ) from None
     return written
 
 
@@ -103,7 +115,7 @@ def stale(
     spec, and files of specs that no longer exist); empty when everything is current."""
     specs = list(specs)
     folder = Path(out)
-    emitted = _emitted(specs, overrides)
+    emitted = _emitted(specs, overrides, folder)
     problems = []
     for name, (path, text) in emitted.items():
         target = folder / f"{name}.py"

@@ -15,7 +15,13 @@ from gaespec.errors import CodegenError
 
 def identifier(name: object, what: str) -> str:
     """`name` if it is a Python identifier and no keyword, else CodegenError naming `what`."""
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+    # ASCII only: Python folds other letters (NFKC), so two spec names could be one in code
+    if (
+        not isinstance(name, str)
+        or not name.isascii()
+        or not name.isidentifier()
+        or keyword.iskeyword(name)
+    ):
         raise CodegenError(f"{what} {name!r} is not a Python identifier; it cannot name code")
     return name
 
@@ -50,21 +56,15 @@ def literal(value: Any, what: str) -> str:
 
 
 def annotation(value: Any) -> str:
-    """The type annotation of a constructor argument whose default is `value`."""
+    """The type annotation of a constructor argument (a hyperparameter) whose default is `value`."""
     match value:
-        case bool():
-            return "bool"
         case int():
             return "int"
         case float():
             return "float"
-        case str():
-            return "str"
-        case list() | tuple() if value and all(isinstance(v, int) for v in value):
+        case list() | tuple() if all(isinstance(v, int) for v in value):
             return "tuple[int, ...]"
-        case list() | tuple():
-            return "tuple[float, ...]"
-    return "object"
+    return "tuple[float, ...]"
 
 
 def is_hyperparameter(value: Any) -> bool:
@@ -98,17 +98,22 @@ def _escape(text: str, quote: str = "") -> str:
     return "".join(out)
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    # break at spaces only: an escape sequence (\\xNN, \\") is never split across lines
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+
+
 def comment(text: str, width: int = 96) -> list[str]:
     """`text` as the bodies of `#` comment lines, wrapped at `width`: no character of it can end
     a comment."""
-    return textwrap.wrap(_escape(str(text)), width)
+    return _wrap(_escape(str(text)), width)
 
 
 def docstring(first: str, *paragraphs: str, indent: str = "    ", width: int = 92) -> str:
     """A triple-quoted docstring of the paragraphs, wrapped at `width`; every character that
     could end the string or a line is written as an escape."""
     texts = [_escape(str(p), quote='"') for p in (first, *paragraphs) if p]
-    lines = [line for text in texts for line in (*textwrap.wrap(text, width), "")][:-1]
+    lines = [line for text in texts for line in (*_wrap(text, width), "")][:-1]
     if len(lines) == 1:
         return f'"""{lines[0]}"""'
     body = "\n".join(indent + line if i and line else line for i, line in enumerate(lines))

@@ -30,12 +30,9 @@ class Namespace:
             self._names[key] = self._claim(base or key.replace(".", "_"))
         return self._names[key]
 
-    def __contains__(self, key: str) -> bool:
-        return key in self._names
-
-    def take(self, name: str) -> None:
-        """Mark `name` as used by the emitted code itself."""
-        self._taken.add(name)
+    def take(self, names: Iterable[str]) -> None:
+        """Mark `names` as used by the emitted code itself."""
+        self._taken.update(names)
 
     def _claim(self, base: str) -> str:
         name = identifier(base, "name")

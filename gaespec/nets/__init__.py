@@ -30,6 +30,7 @@ __all__ = [
     "get_arch",
     "import_object",
     "is_import_path",
+    "net_kwargs",
     "make_decoder",
     "make_encoder",
     "register_arch",
@@ -105,7 +106,7 @@ def _construct(
     return module
 
 
-def _kwargs(fixed: dict[str, Any], options: Mapping[str, Any], role: str, arch: str, **where):
+def net_kwargs(fixed: dict[str, Any], options: Mapping[str, Any], role: str, arch: str, **where):
     """fixed | options, refusing options that would overwrite a fixed argument."""
     clash = sorted(set(fixed) & set(options))
     if clash:
@@ -127,7 +128,7 @@ def make_encoder(
     """The encoder (B, *input_shape) -> (B, F) for a registered arch or a "module:Class" path."""
     options = dict(options or {})
     input_shape = tuple(input_shape)
-    kwargs = _kwargs({"input_shape": input_shape}, options, "encoder", arch, file=file, key=key)
+    kwargs = net_kwargs({"input_shape": input_shape}, options, "encoder", arch, file=file, key=key)
     if is_import_path(arch):
         factory = import_object(arch, file=file, key=key)
     else:
@@ -149,7 +150,7 @@ def make_decoder(
     options = dict(options or {})
     output_shape = tuple(output_shape)
     fixed = {"latent_dim": latent_dim, "output_shape": output_shape}
-    kwargs = _kwargs(fixed, options, "decoder", arch, file=file, key=key)
+    kwargs = net_kwargs(fixed, options, "decoder", arch, file=file, key=key)
     if is_import_path(arch):
         factory = import_object(arch, file=file, key=key)
     else:

@@ -155,6 +155,7 @@ def _clamp_source(src: list[str], number: list[bool]) -> str:
     like = src[number.index(False)]
     # torch.clamp takes both bounds as numbers or both as tensors: numbers become tensors
     # of the first tensor's dtype and device, as the evaluator does
+    like = like if like.isidentifier() else f"({like})"
     as_tensor = "torch.as_tensor({}, dtype=" + like + ".dtype, device=" + like + ".device)"
     args = [as_tensor.format(s) if n else s for s, n in zip(src, number, strict=True)]
     return f"torch.clamp({', '.join(args)})"

@@ -36,8 +36,12 @@ MODEL_ATTRIBUTES = frozenset(
 
 
 def _identifier(name: str) -> str:
-    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__"):
-        raise ValueError(f"'{name}' is not a valid name: use letters, digits and _ (not first)")
+    # ASCII only: Python folds other letters (NFKC), so 'ｘ' and 'x' would be one name in code
+    ok = name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
+    if not ok or name.startswith("__"):
+        raise ValueError(
+            f"'{name}' is not a valid name: use ASCII letters, digits and _ (not first)"
+        )
     return name
 
 

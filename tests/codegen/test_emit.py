@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ import gaespec
 from gaespec.codegen import emit
 from gaespec.codegen.emit import class_name
 from gaespec.errors import CodegenError, SpecError
+from gaespec.spec.load import builtin_specs
 
 
 def test_class_names():
@@ -39,19 +41,30 @@ def test_header_names_spec_source_and_version():
     ]
 
 
-def test_no_eval_no_registry_and_only_the_components_used():
+@pytest.mark.parametrize("name", sorted(builtin_specs()))
+def test_no_eval_no_import_machinery_no_gaespec(name):
+    tree = ast.parse(emit(name))
+    called = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called.add(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
+    assert not called & {"eval", "exec", "compile", "__import__", "getattr", "import_module"}
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert {m.split(".")[0] for m in imported} <= {
+        "__future__",
+        "dataclasses",
+        "typing",
+        "math",
+        "torch",
+        "einops",
+    }
+
+
+def test_only_the_components_used_are_written():
     text = emit("specs/models/vae.toml")
-    tree = ast.parse(text)
-    calls = {
-        n.func.id
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-    }
-    assert not calls & {"eval", "exec", "compile", "__import__", "getattr"}
-    assert "gaespec" not in {
-        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
-    }
-    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+    classes = [n.name for n in ast.parse(text).body if isinstance(n, ast.ClassDef)]
     assert classes == [
         "DiagGaussian",
         "StandardNormal",
@@ -64,6 +77,15 @@ def test_no_eval_no_registry_and_only_the_components_used():
     ]
     for absent in ["PointMass", "VQCodebook", "MLPDiscriminator", "def linear", "binary_cross"]:
         assert absent not in text
+    # densities only where a term needs them (the IWAE bound)
+    assert "log_prob" not in text and "LOG_2PI" not in text
+    assert "def log_prob" in emit("specs/models/iwae.toml")
+
+
+def test_two_modules_of_one_kind_share_one_class():
+    text = emit(Path(__file__).parent / "golden" / "stacked_vq.toml")
+    assert text.count("class VQCodebook(") == 1
+    assert "self.codebook = VQCodebook(" in text and "self.first = VQCodebook(" in text
 
 
 def test_hyperparameters_are_constructor_arguments_with_the_specs_values():
@@ -117,11 +139,14 @@ def test_hostile_free_text_stays_text(tmp_path):
     assert done.stdout + done.stderr == ""
 
 
-def test_names_must_be_identifiers_before_they_reach_code(tmp_path):
+@pytest.mark.parametrize("name", ["x; import os", "ｘ", "é"])
+def test_names_must_be_ascii_identifiers_before_they_reach_code(tmp_path, name):
     path = tmp_path / "bad.toml"
-    path.write_text('extends = "vae"\n[model]\nname = "x; import os"\n', encoding="utf-8")
-    with pytest.raises(SpecError, match="is not a valid name"):
+    path.write_text(f'extends = "vae"\n[terms]\n"{name}" = {{ kind = "kl" }}\n', encoding="utf-8")
+    with pytest.raises(SpecError) as error:
         gaespec.load_spec(path)
+    # 'ｘ' would be folded into 'x' by Python: one name in code for two in the spec
+    assert f"'{name}' is not a valid name: use ASCII letters, digits and _" in str(error.value)
 
 
 def test_a_custom_net_path_that_is_no_import_path_is_refused():

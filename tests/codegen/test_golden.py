@@ -17,7 +17,7 @@ from gaespec.spec.load import SPECS_DIR
 
 GOLDEN = Path(__file__).parent / "golden"
 SPECS = {
-    "vqvae": SPECS_DIR / "vqvae.toml",
+    "stacked_vq": GOLDEN / "stacked_vq.toml",
     "annealed_vae": GOLDEN / "annealed_vae.toml",
     "custom_ae": GOLDEN / "custom_ae.toml",
 }

@@ -45,6 +45,17 @@ def test_a_comment_cannot_end(text):
     assert source.count("\n") == len(lines) + 1
 
 
+@pytest.mark.parametrize("width", range(80, 100))
+def test_wrapping_never_splits_an_escape(width):
+    for hostile in ["\\x", "\x85", '"', "\\", "\\N{", "\n", "\u2028"]:
+        text = "a" * width + hostile + "b" * 10 + " " + "c" * width + hostile
+        source = f"def f():\n    {docstring(text, 'and ' + text)}\n"
+        tree = ast.parse(source)
+        assert hostile in ast.get_docstring(tree.body[0], clean=False)
+        lines = [f"# {line}" for line in comment(text)]
+        assert ast.parse("\n".join(lines) + "\n").body == []
+
+
 def test_long_text_is_wrapped():
     words = "word " * 60
     assert all(len(line) <= 96 for line in comment(words))

@@ -4,6 +4,10 @@ can write, and names that would shadow the emitted code's own, give the composed
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from codegen.emitted import emitted_class, relative_difference
@@ -12,6 +16,8 @@ from tiny import tiny_spec
 import gaespec
 
 TOLERANCE = 1e-6
+GOLDEN = Path(__file__).parent / "golden"
+ROOT = Path(__file__).resolve().parents[2]
 
 VARIANTS = {
     "schedules": (
@@ -49,12 +55,26 @@ VARIANTS = {
     "vqvae": ("vqvae", "modules.codebook.num_embeddings=8"),
     "aae": ("aae", "modules.critic.hidden=[8, 8]"),
     "deterministic_samples": ("ae", "latent.samples=2"),
+    "compound_clamp": (
+        "vae",
+        "objective.loss='recon + clamp(0.5, kl + recon, 100) + clamp(kl, recon * 0.1, 3)'",
+    ),
+    "module_level_names": (
+        "vae",
+        "params.INPUT_SHAPE=1.5",
+        "params.MLPEncoder=2.0",
+        "params.self=0.5",
+        "params.linear_relu=0.25",
+        "objective.loss='recon + INPUT_SHAPE * kl + MLPEncoder * self * linear_relu * kl'",
+    ),
+    "unused_schedule": ("vae", "schedules.never={kind='warmup', args=[3]}"),
+    "stacked_codebooks": (str(GOLDEN / "stacked_vq.toml"),),
 }
 
 
 def variant(name):
     base, *overrides = VARIANTS[name]
-    if name == "custom_nets":  # the tiny MLP options would reach the custom nets
+    if name in ("custom_nets", "stacked_codebooks"):  # with no tiny MLP options of TINY
         return gaespec.load_spec(base, overrides)
     return tiny_spec(base, *overrides)
 
@@ -115,3 +135,44 @@ def test_names_that_would_shadow_are_renamed(folder):
     assert model.training_ == 0.5 and model.forward_ == 2.0
     assert callable(model.forward)
     assert module.torch is torch
+
+
+def test_every_variant_is_formatted_and_lint_clean(tmp_path):
+    from gaespec.codegen import emit
+
+    files = []
+    for name in sorted(VARIANTS):
+        path = tmp_path / f"{name}.py"
+        path.write_text(emit(variant(name)), encoding="utf-8")
+        files.append(str(path))
+    config = ["--config", str(ROOT / "pyproject.toml")]
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", *config, *files], capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", *config, *files],
+        capture_output=True,
+        text=True,
+    )
+    assert formatted.returncode == 0, formatted.stdout
+
+
+def test_names_of_the_file_are_never_shadowed(folder):
+    cls, module = emitted_class(variant("module_level_names"), folder)
+    model = cls()
+    assert module.INPUT_SHAPE == (1, 8, 8) and isinstance(module.MLPEncoder, type)
+    assert (model.INPUT_SHAPE_, model.MLPEncoder_, model.self_, model.linear_relu_) == (
+        1.5,
+        2.0,
+        0.5,
+        0.25,
+    )
+
+
+def test_an_unused_schedule_is_not_written():
+    from gaespec.codegen import emit
+
+    text = emit(variant("unused_schedule"))
+    assert "never" not in text and "warmup" not in text
+    assert "step" not in text.split("def forward", 1)[1].split(":", 1)[0]

@@ -33,9 +33,6 @@ def linear_relu(widths: tuple[int, ...]) -> list[nn.Module]:
     return layers
 
 
-LOG_2PI = math.log(2 * math.pi)
-
-
 @dataclass
 class DiagGaussian:
     """N(mean, diag exp(log_var)); mean and log_var are (b d)."""
@@ -48,10 +45,6 @@ class DiagGaussian:
         eps = torch.randn((k, *self.mean.shape), dtype=self.mean.dtype, device=self.mean.device)
         return self.mean + torch.exp(0.5 * self.log_var) * eps
 
-    def log_prob(self, z: Tensor) -> Tensor:
-        """log q(z), summed over d: (... b d) -> (... b)."""
-        return -0.5 * (LOG_2PI + self.log_var + (z - self.mean) ** 2 / self.log_var.exp()).sum(-1)
-
 
 @dataclass
 class StandardNormal:
@@ -62,10 +55,6 @@ class StandardNormal:
     def sample(self, n: int, *, device=None, dtype=None) -> Tensor:
         """n samples: (n d)."""
         return torch.randn(n, self.dim, device=device, dtype=dtype)
-
-    def log_prob(self, z: Tensor) -> Tensor:
-        """log p(z), summed over d: (... d) -> (...)."""
-        return -0.5 * (LOG_2PI + z**2).sum(-1)
 
 
 def kl_diag_gaussian_standard_normal(q: DiagGaussian, p: StandardNormal) -> Tensor:
@@ -207,8 +196,8 @@ class AnnealedVAE(nn.Module):
         z = q.rsample(self.samples)  # (k b d), k = samples
         x_hat = self.decoder(rearrange(z, "k b d -> (k b) d"))
         x_hat = rearrange(x_hat, "(k b) ... -> k b ...", k=self.samples)
-        recon_pixels = F.binary_cross_entropy(x_hat, x.expand_as(x_hat), reduction="none")
-        recon_per_sample = self.recon_scale * reduce(recon_pixels, "k b ... -> k b", "sum")
+        pixels = F.binary_cross_entropy(x_hat, x.expand_as(x_hat), reduction="none")
+        recon_per_sample = self.recon_scale * reduce(pixels, "k b ... -> k b", "sum")
         recon = recon_per_sample.mean()
         kl = kl_diag_gaussian_standard_normal(q, self.prior()).mean()
         terms = {"recon": recon, "kl": kl}
