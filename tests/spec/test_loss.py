@@ -181,7 +181,7 @@ def test_to_python():
     assert (
         to_python(parse_loss("-(a - b) ** 2 / min(a, 2) + max(1, 2) * clamp(c, 0, a)"), name)
         == "-(v['a'] - v['b']) ** 2 / torch.clamp(v['a'], max=2) + max(1, 2)"
-        " * torch.clamp(v['c'], torch.as_tensor(0, dtype=v['c'].dtype, device=v['c'].device),"
+        " * torch.clamp(v['c'], torch.as_tensor(0, dtype=(v['c']).dtype, device=(v['c']).device),"
         " v['a'])"
     )
 
