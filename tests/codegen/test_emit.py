@@ -211,3 +211,22 @@ def test_a_runs_resolved_spec_builds_a_file_that_takes_its_weights(tmp_path, dig
     x = digits.test.x[:16]
     with torch.no_grad():
         assert torch.allclose(model.reconstruct(x), loaded.reconstruct(x), atol=1e-6)
+
+
+def test_a_net_option_may_not_set_what_the_spec_gives():
+    spec = gaespec.load_spec(
+        "vae",
+        [
+            "input.shape=[1, 8, 8]",
+            "latent.dim=4",
+            "encoder.arch='nets.toy_nets:TinyEncoder'",
+            "encoder.input_shape=3",
+            "decoder.arch='nets.toy_nets:TinyDecoder'",
+        ],
+    )
+    with pytest.raises(SpecError) as error:
+        emit(gaespec.lower(spec, given=frozenset({"encoder", "decoder"})))
+    assert str(error.value) == (
+        "--set: encoder.arch: encoder 'nets.toy_nets:TinyEncoder' options may not set "
+        "input_shape (it comes from the spec)"
+    )
