@@ -69,12 +69,14 @@ VARIANTS = {
     ),
     "unused_schedule": ("vae", "schedules.never={kind='warmup', args=[3]}"),
     "stacked_codebooks": (str(GOLDEN / "stacked_vq.toml"),),
+    "annealed_golden": (str(GOLDEN / "annealed_vae.toml"),),
+    "custom_golden": (str(GOLDEN / "custom_ae.toml"),),
 }
 
 
 def variant(name):
     base, *overrides = VARIANTS[name]
-    if name in ("custom_nets", "stacked_codebooks"):  # with no tiny MLP options of TINY
+    if name in ("custom_nets", "stacked_codebooks", "annealed_golden", "custom_golden"):
         return gaespec.load_spec(base, overrides)
     return tiny_spec(base, *overrides)
 
