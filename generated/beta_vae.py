@@ -47,7 +47,7 @@ class StandardNormal:
 
 
 def kl_diag_gaussian_standard_normal(q: DiagGaussian, p: StandardNormal) -> Tensor:
-    """KL(q ‖ p) in closed form, summed over d: (b)."""
+    """KL(q ‖ p) in closed form, summed over d: (b); p = N(0, I) has no parameter it needs."""
     # −½ Σ_j (1 + log σ²_j − μ²_j − σ²_j)
     return -0.5 * (1 + q.log_var - q.mean**2 - q.log_var.exp()).sum(-1)
 
@@ -162,6 +162,16 @@ class BetaVAE(nn.Module):
         """n inputs decoded from samples of the prior."""
         p = next(self.parameters())
         return self.decode(self.prior().sample(n, device=p.device, dtype=p.dtype))
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Each objective's parameters, by objective name: what its own optimiser steps."""
+        return {
+            "loss": [
+                *self.encoder.parameters(),
+                *self.posterior.parameters(),
+                *self.decoder.parameters(),
+            ],
+        }
 
     def forward(self, x: Tensor) -> Output:
         """Every loss term and each objective's total for a batch x."""

@@ -223,7 +223,14 @@ def test_build_writes_and_check_finds_stale_files(tmp_path):
 def test_build_applies_overrides_and_refuses_two_specs_of_one_name(tmp_path):
     result = run("build", "beta_vae", "-o", tmp_path, "--set", "params.beta=2.5")
     assert result.exit_code == 0, result.output
-    assert "beta: float = 2.5,  # params.beta" in (tmp_path / "beta_vae.py").read_text()
+    text = (tmp_path / "beta_vae.py").read_text()
+    assert "beta: float = 2.5,  # params.beta" in text
+    assert "(specs/models/beta_vae.toml, with --set\n# params.beta=2.5)." in text
+    assert (
+        run("build", "beta_vae", "-o", tmp_path, "--set", "params.beta=2.5", "--check").exit_code
+        == 0
+    )
+    assert run("build", "beta_vae", "-o", tmp_path, "--check").exit_code == 1
     result = run("build", "vae", "specs/models/vae.toml", "-o", tmp_path)
     assert result.exit_code == 1
     assert result.output == (
@@ -255,3 +262,14 @@ def test_check_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(elsewhere)
     result = run("build", "../project/specs/mine.toml", "-o", "../project/generated", "--check")
     assert result.exit_code == 0, result.output
+
+
+def test_check_reports_unreadable_files_without_a_traceback(tmp_path):
+    (tmp_path / "vae.py").mkdir()
+    (tmp_path / "ae.py").write_bytes(b"\xff\xfe not utf-8")
+    result = run("build", "vae", "ae", "-o", tmp_path, "--check")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"stale: {tmp_path / 'vae.py'} cannot be read (IsADirectoryError")
+    assert lines[1].startswith(f"stale: {tmp_path / 'ae.py'} cannot be read (UnicodeDecodeError")
+    assert "Traceback" not in result.output

@@ -10,6 +10,7 @@ that each is written once. The code generator lists no kind: the templates are i
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -39,7 +40,16 @@ from gaespec.spec.schema import Spec
 # tensors of the forward pass every model has, in the order it computes them
 TENSORS = ("x", "h", "q", "z", "x_hat")
 # the names templates/model.py.j2 itself defines or imports
-FILE_NAMES = ("annotations", "NamedTuple", "torch", "rearrange", "Tensor", "nn", "INPUT_SHAPE")
+FILE_NAMES = (
+    "annotations",
+    "math",
+    "NamedTuple",
+    "torch",
+    "rearrange",
+    "Tensor",
+    "nn",
+    "INPUT_SHAPE",
+)
 # attributes of the emitted model beside nn.Module's own
 MODEL_API = ("encode", "decode", "reconstruct", "sample_prior", "forward")
 
@@ -260,6 +270,32 @@ def _in_run_order(graph: ModelGraph, modules: list[Component]) -> list[Component
     return [by_name[name] for name in graph.stages]
 
 
+def _check_file_name(spec: Spec, imports: str) -> None:
+    """The file is <name>.py: it must not shadow a module that it, or Python, imports."""
+    modules = {"torch", "einops", "typing", "dataclasses", "math"}
+    modules |= {n.split(".")[0] for n in _imported_modules(imports)}
+    name = spec.model.name
+    if name in modules or name in sys.stdlib_module_names:
+        raise spec.error(
+            f"a generated file {name}.py would shadow the module '{name}' for every import "
+            "beside it",
+            "model.name",
+            cls=CodegenError,
+            fix=f'rename the model, e.g. name = "{name}_model"',
+        )
+
+
+def _imported_modules(source: str) -> set[str]:
+    names: set[str] = set()
+    for statement in ast.parse(source).body:
+        match statement:
+            case ast.Import(names=aliases):
+                names |= {a.name for a in aliases}
+            case ast.ImportFrom(module=module) if module:
+                names.add(module)
+    return names
+
+
 def _sentence(text: str) -> str:
     return text if text.rstrip().endswith((".", "!", "?")) else text.rstrip() + "."
 
@@ -408,6 +444,7 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
     definitions = [d.strip("\n") for d in (c.render("definitions") for c in everything)]
     definitions = [d for d in definitions if d]
     taken = _top_level_names(imports + "\n" + "\n\n".join(definitions)) | set(FILE_NAMES)
+    _check_file_name(spec, imports)
     model_class = class_name(spec.model.name)
     while model_class in taken or model_class == "Output":
         model_class += "Model"
@@ -423,8 +460,14 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         emitter.hyperparameter(f"params.{name}", value, f"params.{name}", name).stored = True
     # the pipeline's tensors keep their names: a package called `z` is not used in forward
     emitter.locals = Namespace((taken - set(TENSORS)) | {"terms", "losses", "step", "epoch"})
+    # the spec's own names first, so that a template's temporaries give way to them
     for tensor in TENSORS:
         emitter.locals[tensor]
+    for module in spec.modules.values():
+        for output in module.outputs():
+            emitter.locals[output]
+    for term in spec.terms:
+        emitter.locals[term]
 
     parts.posterior.c.features = parts.encoder.render("features").strip()
     made = [parts.encoder, parts.posterior, parts.prior, *parts.modules, parts.decoder]
@@ -461,5 +504,6 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         losses=losses,
         methods=methods,
         clock=clock,
+        groups=[(literal(o.name, "objective.name"), o.params) for o in graph.objectives],
     )
     return format_source(text)

@@ -85,7 +85,10 @@ def _emitted(
                 file=str(path),
                 key="model.name",
             )
-        emitted[name] = (path, emit(spec, source=display(path, out.resolve().parent)))
+        source = display(path, out.resolve().parent)
+        if overrides:
+            source += ", with " + " ".join(f"--set {o}" for o in overrides)
+        emitted[name] = (path, emit(spec, source=source))
     return emitted
 
 
@@ -121,7 +124,13 @@ def stale(
         target = folder / f"{name}.py"
         if not target.exists():
             problems.append(f"{target} is missing (spec {display(path)})")
-        elif target.read_text(encoding="utf-8") != text:
+            continue
+        try:
+            current = target.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(f"{target} cannot be read ({error.__class__.__name__}: {error})")
+            continue
+        if current != text:
             problems.append(f"{target} differs from what {display(path)} emits now")
     if not specs and folder.is_dir():
         for orphan in sorted(set(p.stem for p in folder.glob("*.py")) - set(emitted)):

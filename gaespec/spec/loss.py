@@ -479,7 +479,12 @@ def _format_number(value: float) -> str:
     return repr(float(value))
 
 
-def _render(expr: Expr, name: Callable[[str], str], call: Callable[[Call, list[str]], str]) -> str:
+def _render(
+    expr: Expr,
+    name: Callable[[str], str],
+    call: Callable[[Call, list[str]], str],
+    number: Callable[[float], str] = _format_number,
+) -> str:
     def at_least(sub: Expr, strength: int) -> str:
         text = render(sub)
         return f"({text})" if _strength(sub) < strength else text
@@ -487,7 +492,7 @@ def _render(expr: Expr, name: Callable[[str], str], call: Callable[[Call, list[s
     def render(e: Expr) -> str:
         match e:
             case Number(value):
-                return _format_number(value)
+                return number(value)
             case Name(id):
                 return name(id)
             case Unary(op, operand):
@@ -533,13 +538,14 @@ def to_python(
     number: Callable[[str], bool] = lambda id: False,
     step: str = "step",
 ) -> str:
-    """Python source for `expr` that computes what `evaluate` does: names as `name(id)` (an
-    atom), math on numbers through `math` and builtins, on tensors through torch (`number(id)`
-    says which names hold numbers), schedules as `linear(..., step=<step>)`."""
+    """Python source for `expr` that computes what `evaluate` does: numbers as floats (as
+    parsed), names as `name(id)` (an atom), math on numbers through `math` and builtins, on
+    tensors through torch (`number(id)` says which names hold numbers), schedules as
+    `linear(..., step=<step>)`."""
 
     def call(c: Call, src: list[str]) -> str:
         if c.func in SCHEDULES:
             return f"{c.func}({', '.join([*src, f'step={step}'])})"
         return _FUNCTIONS[c.func].source(src, [_is_number_valued(a, number) for a in c.args])
 
-    return _render(expr, name, call)
+    return _render(expr, name, call, lambda value: repr(float(value)))

@@ -5,15 +5,14 @@ Component tables are discriminated unions on `kind`, built from the declaration 
 
 from __future__ import annotations
 
-import keyword
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 import gaespec.spec.declarations  # noqa: F401  (registers every kind)
 from gaespec.errors import GaespecError, GraphError
 from gaespec.spec.locate import locate
-from gaespec.spec.vocabulary import union
+from gaespec.spec.vocabulary import Identifier, union
 
 OVERRIDE = "--set"  # the "file" of a value set on the command line
 
@@ -33,19 +32,6 @@ MODEL_ATTRIBUTES = frozenset(
     samples set_extra_state set_submodule share_memory state_dict terms to to_empty train training
     type values xpu zero_grad latent_dim""".split()
 )
-
-
-def _identifier(name: str) -> str:
-    # ASCII only: Python folds other letters (NFKC), so 'ｘ' and 'x' would be one name in code
-    ok = name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
-    if not ok or name.startswith("__"):
-        raise ValueError(
-            f"'{name}' is not a valid name: use ASCII letters, digits and _ (not first)"
-        )
-    return name
-
-
-Identifier = Annotated[str, AfterValidator(_identifier)]
 
 
 class Strict(BaseModel):
@@ -99,7 +85,7 @@ class DecoderSpec(EncoderSpec):
         latent_dim: the code size it accepts; by default the size of its input.
     """
 
-    input: str = "z"
+    input: Identifier = "z"
     latent_dim: int | None = Field(None, gt=0)
 
 

@@ -7,10 +7,11 @@ registered under the same kind in `gaespec.components`.
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, NamedTuple, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from gaespec.errors import SpecError
 from gaespec.registry import Registry
@@ -19,6 +20,19 @@ ROLES = ("posterior", "prior", "term", "module")
 DECLARATIONS: dict[str, Registry[type[Declaration]]] = {
     role: Registry(f"{role} kind", SpecError) for role in ROLES
 }
+
+
+def _identifier(name: str) -> str:
+    # ASCII only: Python folds other letters (NFKC), so 'ｘ' and 'x' would be one name in code
+    ok = name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
+    if not ok or name.startswith("__"):
+        raise ValueError(
+            f"'{name}' is not a valid name: use ASCII letters, digits and _ (not first)"
+        )
+    return name
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
 
 
 class Read(NamedTuple):

@@ -230,3 +230,14 @@ def test_a_net_option_may_not_set_what_the_spec_gives():
         "--set: encoder.arch: encoder 'nets.toy_nets:TinyEncoder' options may not set "
         "input_shape (it comes from the spec)"
     )
+
+
+@pytest.mark.parametrize("name", ["torch", "einops", "json"])
+def test_a_file_name_that_would_shadow_a_module_is_refused(name):
+    spec = gaespec.load_spec("vae", [f"model.name='{name}'"])
+    with pytest.raises(CodegenError) as error:
+        emit(spec)
+    assert str(error.value) == (
+        f"--set: model.name: a generated file {name}.py would shadow the module '{name}' for "
+        f'every import beside it; fix: rename the model, e.g. name = "{name}_model"'
+    )

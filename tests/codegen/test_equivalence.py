@@ -120,3 +120,14 @@ def test_encode_decode_reconstruct_and_sample_agree(name, folder):
         ours = emitted.sample_prior(4)
     assert ours.shape == (4, *spec.input.shape)
     assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_parameter_groups_are_the_composed_models(name, folder):
+    _, composed, emitted = _pair(name, folder)
+
+    def groups(model):
+        names = {id(p): n for n, p in model.named_parameters()}
+        return {k: [names[id(p)] for p in ps] for k, ps in model.parameter_groups().items()}
+
+    assert groups(emitted) == groups(composed)

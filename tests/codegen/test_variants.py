@@ -70,13 +70,22 @@ VARIANTS = {
     "unused_schedule": ("vae", "schedules.never={kind='warmup', args=[3]}"),
     "stacked_codebooks": (str(GOLDEN / "stacked_vq.toml"),),
     "annealed_golden": (str(GOLDEN / "annealed_vae.toml"),),
+    # math on numbers where no net or term brings `import math` with it
+    "math_without_mlp": (
+        str(GOLDEN / "custom_ae.toml"),
+        "params.beta=2.0",
+        "objective.loss='recon * exp(beta) / sqrt(beta) + log(beta) + kl_free'",
+        "terms.kl_free={kind='reconstruction', scale=0.5}",
+    ),
     "custom_golden": (str(GOLDEN / "custom_ae.toml"),),
 }
 
 
 def variant(name):
     base, *overrides = VARIANTS[name]
-    if name in ("custom_nets", "stacked_codebooks", "annealed_golden", "custom_golden"):
+    if name in ("custom_nets", "stacked_codebooks", "annealed_golden", "custom_golden") or (
+        name == "math_without_mlp"
+    ):
         return gaespec.load_spec(base, overrides)
     return tiny_spec(base, *overrides)
 

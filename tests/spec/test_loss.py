@@ -176,12 +176,12 @@ def test_to_python():
     assert to_python(parse_loss("recon + beta * kl"), name) == "v['recon'] + v['beta'] * v['kl']"
     assert (
         to_python(parse_loss("recon + gamma * abs(kl - linear(0, 25, 1e5))"), name, step="i")
-        == "v['recon'] + v['gamma'] * torch.abs(v['kl'] - linear(0, 25, 100000, step=i))"
+        == "v['recon'] + v['gamma'] * torch.abs(v['kl'] - linear(0.0, 25.0, 100000.0, step=i))"
     )
     assert (
         to_python(parse_loss("-(a - b) ** 2 / min(a, 2) + max(1, 2) * clamp(c, 0, a)"), name)
-        == "-(v['a'] - v['b']) ** 2 / torch.clamp(v['a'], max=2) + max(1, 2)"
-        " * torch.clamp(v['c'], torch.as_tensor(0, dtype=(v['c']).dtype, device=(v['c']).device),"
+        == "-(v['a'] - v['b']) ** 2.0 / torch.clamp(v['a'], max=2.0) + max(1.0, 2.0)"
+        " * torch.clamp(v['c'], torch.as_tensor(0.0, dtype=(v['c']).dtype, device=(v['c']).device),"
         " v['a'])"
     )
 
@@ -194,15 +194,15 @@ def test_to_python_uses_math_on_numbers_and_torch_on_tensors():
         return to_python(parse_loss(text), lambda id: id, number=number)
 
     assert python("exp(beta) * kl + log(kl)") == "math.exp(beta) * kl + torch.log(kl)"
-    assert python("abs(beta - 1) + abs(kl)") == "abs(beta - 1) + torch.abs(kl)"
+    assert python("abs(beta - 1) + abs(kl)") == "abs(beta - 1.0) + torch.abs(kl)"
     assert python("min(beta, gamma) * max(kl, beta)") == (
         "min(beta, gamma) * torch.clamp(kl, min=beta)"
     )
     assert python("clamp(beta, 0, 1) + clamp(kl, 0, gamma)") == (
-        "min(max(beta, 0), 1) + torch.clamp(kl, 0, gamma)"
+        "min(max(beta, 0.0), 1.0) + torch.clamp(kl, 0.0, gamma)"
     )
     assert python("sqrt(linear(0, 1, 10) + beta) * kl") == (
-        "math.sqrt(linear(0, 1, 10, step=step) + beta) * kl"
+        "math.sqrt(linear(0.0, 1.0, 10.0, step=step) + beta) * kl"
     )
 
 
@@ -214,9 +214,11 @@ def test_to_python_uses_math_on_numbers_and_torch_on_tensors():
         "min(beta, gamma) * max(kl, beta) + min(kl, recon) + max(2, kl)",
         "clamp(beta, 0, 1) + clamp(kl, 0, gamma) + clamp(kl, recon, 9) + clamp(0.5, kl, recon)",
         "sqrt(linear(0, 1, 10) + beta) * kl + warmup(4) ** 2 - cyclical(0, 1, 4, 0.5)",
+        "recon + kl / 2 ** 70 + 1e300 * kl",
     ],
 )
 def test_to_python_computes_what_evaluate_does(text):
+    # numbers print as floats, as parsed: `kl / 2 ** 70` must not become an int overflow
     import math
 
     import torch

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from gaespec.spec.vocabulary import Declaration, Read, declare
+from gaespec.spec.vocabulary import Declaration, Identifier, Read, declare
 
 
 @declare("module")
@@ -20,8 +20,8 @@ class VQCodebook(Declaration):
     """
 
     kind: Literal["vq_codebook"] = "vq_codebook"
-    input: str = "z"
-    output: str = "z_q"
+    input: Identifier = "z"
+    output: Identifier = "z_q"
     num_embeddings: int = Field(512, gt=0)
     summary: ClassVar[str] = "VQ codebook: nearest codeword, straight-through gradient"
     provides: ClassVar[str] = "codebook"
@@ -45,7 +45,7 @@ class MLPDiscriminator(Declaration):
     """
 
     kind: Literal["mlp_discriminator"] = "mlp_discriminator"
-    input: str = "z"
+    input: Identifier = "z"
     hidden: tuple[int, ...] = (256,)
     summary: ClassVar[str] = "MLP critic D(z) with a sigmoid output"
     provides: ClassVar[str] = "critic"

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from gaespec.spec.vocabulary import Declaration, Read, declare
+from gaespec.spec.vocabulary import Declaration, Identifier, Read, declare
 
 
 def _input_of(modules, name: str) -> str:
@@ -81,7 +81,7 @@ class IWAEBound(Declaration):
     """
 
     kind: Literal["iwae_bound"] = "iwae_bound"
-    reconstruction: str = "recon"
+    reconstruction: Identifier = "recon"
     summary: ClassVar[str] = "negative IWAE bound over latent.samples posterior samples"
 
     def reads(self, modules):
@@ -110,7 +110,7 @@ class CodebookLoss(Declaration):
     """‖sg(z_e) − e‖²: moves the chosen codewords toward the encoder outputs (van den Oord 2017)."""
 
     kind: Literal["codebook_loss"] = "codebook_loss"
-    codebook: str = "codebook"
+    codebook: Identifier = "codebook"
     summary: ClassVar[str] = "VQ codebook loss ‖sg(z_e) − e‖², summed over dims, batch mean"
 
     def reads(self, modules):
@@ -125,7 +125,7 @@ class CommitmentLoss(Declaration):
     """‖z_e − sg(e)‖²: keeps the encoder committed to its codewords (van den Oord 2017)."""
 
     kind: Literal["commitment_loss"] = "commitment_loss"
-    codebook: str = "codebook"
+    codebook: Identifier = "codebook"
     summary: ClassVar[str] = "VQ commitment loss ‖z_e − sg(e)‖², summed over dims, batch mean"
 
     def reads(self, modules):
@@ -140,7 +140,7 @@ class AdversarialGenerator(Declaration):
     """−log D(z): the encoder's aggregate posterior tries to pass as the prior (Makhzani 2016)."""
 
     kind: Literal["adversarial_generator"] = "adversarial_generator"
-    critic: str = "critic"
+    critic: Identifier = "critic"
     summary: ClassVar[str] = "AAE generator loss BCE(D(z), 1), batch mean"
 
     def reads(self, modules):
@@ -155,7 +155,7 @@ class AdversarialCritic(Declaration):
     """−log D(z_p) − log(1 − D(sg(z))): the critic tells prior samples from codes (Makhzani)."""
 
     kind: Literal["adversarial_critic"] = "adversarial_critic"
-    critic: str = "critic"
+    critic: Identifier = "critic"
     summary: ClassVar[str] = "AAE critic loss BCE(D(z_prior), 1) + BCE(D(sg z), 0), batch mean"
 
     def reads(self, modules):

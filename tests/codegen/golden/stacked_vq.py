@@ -192,6 +192,18 @@ class StackedVq(nn.Module):
         p = next(self.parameters())
         return self.decode(self.prior().sample(n, device=p.device, dtype=p.dtype))
 
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Each objective's parameters, by objective name: what its own optimiser steps."""
+        return {
+            "loss": [
+                *self.encoder.parameters(),
+                *self.posterior.parameters(),
+                *self.codebook.parameters(),
+                *self.first.parameters(),
+                *self.decoder.parameters(),
+            ],
+        }
+
     def forward(self, x: Tensor) -> Output:
         """Every loss term and each objective's total for a batch x."""
         h = self.encoder(x)
