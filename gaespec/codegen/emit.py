@@ -110,11 +110,14 @@ class Context:
         for k, v in extra.items():
             setattr(self, k, v)
 
-    def var(self, key: str) -> str:
-        """The local variable of `forward` that holds tensor or term `key` ("name.part" too)."""
+    def _locals(self) -> Namespace:
         if self._emitter.locals is None:
             raise CodegenError(f"internal: {self.origin} names a local outside forward")
-        return self._emitter.locals[key]
+        return self._emitter.locals
+
+    def var(self, key: str) -> str:
+        """The local variable of `forward` that holds tensor or term `key` ("name.part" too)."""
+        return self._locals()[key]
 
     @property
     def out(self) -> str:
@@ -127,9 +130,7 @@ class Context:
 
     def temp(self, part: str) -> str:
         """A variable only this component reads: `part`, made unique in forward."""
-        if self._emitter.locals is None:
-            raise CodegenError(f"internal: {self.origin} names a local outside forward")
-        return self._emitter.locals.claim(f"{self.name}.{part}", part)
+        return self._locals().claim(f"{self.name}.{part}", part)
 
     def module(self, name: str) -> str:
         """`self.<name>` for an extra module of the spec."""
