@@ -7,10 +7,12 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
 from tiny import TINY
 from typer.testing import CliRunner
 
+import gaespec
 from gaespec.cli import app
 
 runner = CliRunner()
@@ -87,8 +89,69 @@ def test_data_that_does_not_fit_is_refused_before_training(tmp_path):
     assert not (tmp_path / "last.safetensors").exists()
 
 
+def _terms_without_draws(name, model, x, x_hat):
+    """The report's terms that need no random draw, in plain torch from the posterior mean and
+    the weights: the VAE's analytic KL; the VQ-VAE's Σ-over-pixels error and codeword distances."""
+    posterior = model.encode(x)
+    if name == "vae":
+        mean, log_var = posterior.mean, posterior.log_var
+        kl = 0.5 * (mean**2 + log_var.exp() - 1 - log_var).sum(dim=1)
+        return {"kl": kl.mean()}
+    codewords = model.state_dict()["codebook.embeddings.weight"]
+    nearest = codewords[torch.cdist(posterior.mean, codewords).argmin(dim=1)]
+    distance = ((posterior.mean - nearest) ** 2).sum(dim=1).mean()
+    return {
+        "recon": ((x_hat - x) ** 2).sum(dim=(1, 2, 3)).mean(),
+        "codebook_loss": distance,
+        "commitment": distance,
+    }
+
+
+# each spec's objective, from the report's own terms
+LOSSES = {
+    "vae": lambda t: t["recon"] + t["kl"],
+    "vqvae": lambda t: t["recon"] + 64.0 * (t["codebook_loss"] + 0.25 * t["commitment"]),
+}
+
+
+def _check_eval_report(name, out, report, output, digits):
+    """`gaespec eval`'s numbers against the run's best weights on its test split, computed here."""
+    training = json.loads((out / "training.json").read_text())
+    # the digits fixture is load_data("sklearn_digits", seed=0): the split this run was made with
+    assert (training["data"], training["seed"], training["sizes"]["test"]) == (
+        "sklearn_digits",
+        0,
+        359,
+    )
+    x = digits.test.x
+    model = gaespec.load_run(out)  # the weights that scored best on validation, in eval mode
+    assert not model.training
+    with torch.no_grad():
+        x_hat = model.reconstruct(x)  # from the posterior mean
+        mse = ((x_hat.double() - x.double()) ** 2).mean()
+        torch.testing.assert_close(
+            torch.tensor(report["mse"], dtype=torch.float64), mse, rtol=1e-5, atol=1e-7
+        )
+
+        # the forward pass eval makes: all 359 images in one batch (eval's batches hold 500),
+        # seeded with 0, at the counters of the best weights
+        torch.manual_seed(0)
+        forward = model(x, step=model.run.step, epoch=max(model.run.epoch - 1, 0))
+        independent = _terms_without_draws(name, model, x, x_hat)
+    assert list(report["terms"]) == [*forward.terms, *forward.losses]
+    for key, value in (*forward.terms.items(), *forward.losses.items()):
+        # the same computation; eval's Σ value·n / n in float64 rounds at 1e-16
+        torch.testing.assert_close(report["terms"][key], value.item(), rtol=1e-6, atol=1e-8)
+        assert f"  {key:<16} {report['terms'][key]:.4f}" in output
+    for key, value in independent.items():
+        # float32 reductions in another order: a few units of float32 rounding
+        torch.testing.assert_close(report["terms"][key], value.item(), rtol=1e-5, atol=1e-7)
+    loss = LOSSES[name](report["terms"])
+    torch.testing.assert_close(report["terms"]["loss"], loss, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("name", ["vae", "vqvae"])
-def test_train_sample_eval(tmp_path, name):
+def test_train_sample_eval(tmp_path, name, digits):
     sets = [a for s in TINY for a in ("--set", s)]
     out = tmp_path / name
     result = run(
@@ -127,9 +190,10 @@ def test_train_sample_eval(tmp_path, name):
     result = run("eval", out)
     assert result.exit_code == 0, result.output
     report = json.loads((out / "eval-test-best.json").read_text())
-    assert report["images"] == 359
-    assert 0 < report["mse"] < 0.2
+    assert (report["split"], report["weights"], report["images"]) == ("test", "best", 359)
     assert f"test MSE per pixel (best weights, 359 images): {report['mse']:.5f}" in result.output
+    _check_eval_report(name, out, report, result.output, digits)
+    assert 0 < report["mse"] < 0.2  # and the model learned something
 
     result = run(
         "train",

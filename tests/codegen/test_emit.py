@@ -42,8 +42,8 @@ def test_header_names_spec_source_and_version():
 
 
 @pytest.mark.parametrize("name", sorted(builtin_specs()))
-def test_no_eval_no_import_machinery_no_gaespec(name):
-    tree = ast.parse(emit(name))
+def test_no_eval_no_import_machinery_no_gaespec(name, emitted_files):
+    tree = ast.parse(emitted_files.source(gaespec.load_spec(name)))
     called = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
@@ -62,8 +62,8 @@ def test_no_eval_no_import_machinery_no_gaespec(name):
     }
 
 
-def test_only_the_components_used_are_written():
-    text = emit("specs/models/vae.toml")
+def test_only_the_components_used_are_written(emitted_files):
+    text = emitted_files.source(gaespec.load_spec("vae"))
     classes = [n.name for n in ast.parse(text).body if isinstance(n, ast.ClassDef)]
     assert classes == [
         "DiagGaussian",
@@ -79,11 +79,13 @@ def test_only_the_components_used_are_written():
         assert absent not in text
     # densities only where a term needs them (the IWAE bound)
     assert "log_prob" not in text and "LOG_2PI" not in text
-    assert "def log_prob" in emit("specs/models/iwae.toml")
+    assert "def log_prob" in emitted_files.source(gaespec.load_spec("iwae"))
 
 
-def test_two_modules_of_one_kind_share_one_class():
-    text = emit(Path(__file__).parent / "golden" / "stacked_vq.toml")
+def test_two_modules_of_one_kind_share_one_class(emitted_files):
+    text = emitted_files.source(
+        gaespec.load_spec(Path(__file__).parent / "golden" / "stacked_vq.toml")
+    )
     assert text.count("class VQCodebook(") == 1
     assert "self.codebook = VQCodebook(" in text and "self.first = VQCodebook(" in text
 
@@ -110,7 +112,7 @@ reference = "\n__import__('os').system('echo pwned') # '''"
     return path
 
 
-def test_hostile_free_text_stays_text(tmp_path):
+def test_hostile_free_text_stays_text(tmp_path, emitted_files):
     path = _hostile_spec(tmp_path)
     spec = gaespec.load_spec(path)
     assert "import os" in spec.model.summary and "\r" in spec.model.summary
@@ -127,7 +129,7 @@ def test_hostile_free_text_stays_text(tmp_path):
     names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert "system" not in names and "__import__" not in names
     # it has the statements of the plain VAE's file, no more, and running it prints nothing
-    assert len(tree.body) == len(ast.parse(emit("specs/models/vae.toml")).body)
+    assert len(tree.body) == len(ast.parse(emitted_files.source(gaespec.load_spec("vae"))).body)
     (tmp_path / "hostile.py").write_text(text, encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-c", "import runpy, sys; runpy.run_path(sys.argv[1])", "hostile.py"],
@@ -156,7 +158,7 @@ def test_a_custom_net_path_that_is_no_import_path_is_refused():
     assert "part 'system; import sys' is not a Python identifier" in str(error.value)
 
 
-def test_custom_nets_are_imported_by_path_with_their_options(tmp_path):
+def test_custom_nets_are_imported_by_path_with_their_options(emitted_files):
     spec = gaespec.load_spec(
         "vae",
         [
@@ -167,14 +169,14 @@ def test_custom_nets_are_imported_by_path_with_their_options(tmp_path):
             "decoder.arch='nets.toy_nets:TinyDecoder'",
         ],
     )
-    text = emit(spec)
+    text = emitted_files.source(spec)
     assert "import nets.toy_nets\n" in text
     assert "        encoder_width: int = 5,  # encoder.width\n" in text
     assert (
         "self.encoder = nets.toy_nets.TinyEncoder(input_shape=INPUT_SHAPE, width=encoder_width)"
         in text
     )
-    module = import_source(text, tmp_path)
+    _, module = emitted_files.model_class(spec)
     model = module.VAE()
     assert model.posterior.mean.in_features == 5
     assert model(torch.rand(2, 1, 8, 8)).losses["loss"].shape == ()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from codegen.emitted import emitted_class, relative_difference
+from codegen.emitted import relative_difference
 
 import gaespec
 from gaespec.spec.load import builtin_specs
@@ -17,16 +17,11 @@ SPECS = sorted(builtin_specs())
 TOLERANCE = 1e-6
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return tmp_path_factory.mktemp("emitted")
-
-
-def _pair(name, folder, *overrides):
+def _pair(name, emitted_files, *overrides):
     spec = gaespec.load_spec(name, list(overrides))
     torch.manual_seed(0)
     composed = gaespec.build(spec)
-    cls, _ = emitted_class(spec, folder)
+    cls, _ = emitted_files.model_class(spec)
     torch.manual_seed(0)
     emitted = cls()
     return spec, composed, emitted
@@ -38,8 +33,8 @@ def _batch(spec, n=6):
 
 
 @pytest.mark.parametrize("name", SPECS)
-def test_state_dict_keys_and_initial_weights_are_the_composed_models(name, folder):
-    _, composed, emitted = _pair(name, folder)
+def test_state_dict_keys_and_initial_weights_are_the_composed_models(name, emitted_files):
+    _, composed, emitted = _pair(name, emitted_files)
     ours, theirs = emitted.state_dict(), composed.state_dict()
     assert list(ours) == list(theirs)
     # the same seed gives the same weights: modules are made in the same order
@@ -48,8 +43,8 @@ def test_state_dict_keys_and_initial_weights_are_the_composed_models(name, folde
 
 
 @pytest.mark.parametrize("name", SPECS)
-def test_weights_load_both_ways(name, folder):
-    _, composed, emitted = _pair(name, folder)
+def test_weights_load_both_ways(name, emitted_files):
+    _, composed, emitted = _pair(name, emitted_files)
     torch.manual_seed(1)
     trained = gaespec.build(composed.graph)  # other weights than emitted's
     emitted.load_state_dict(trained.state_dict(), strict=True)
@@ -59,8 +54,8 @@ def test_weights_load_both_ways(name, folder):
 
 
 @pytest.mark.parametrize("name", SPECS)
-def test_same_terms_losses_and_gradients(name, folder):
-    spec, composed, emitted = _pair(name, folder)
+def test_same_terms_losses_and_gradients(name, emitted_files):
+    spec, composed, emitted = _pair(name, emitted_files)
     emitted.load_state_dict(composed.state_dict())
     x = _batch(spec)
     torch.manual_seed(3)
@@ -103,8 +98,8 @@ def test_same_terms_losses_and_gradients(name, folder):
 
 
 @pytest.mark.parametrize("name", SPECS)
-def test_encode_decode_reconstruct_and_sample_agree(name, folder):
-    spec, composed, emitted = _pair(name, folder)
+def test_encode_decode_reconstruct_and_sample_agree(name, emitted_files):
+    spec, composed, emitted = _pair(name, emitted_files)
     emitted.load_state_dict(composed.state_dict())
     composed.eval()
     emitted.eval()
@@ -123,8 +118,8 @@ def test_encode_decode_reconstruct_and_sample_agree(name, folder):
 
 
 @pytest.mark.parametrize("name", SPECS)
-def test_parameter_groups_are_the_composed_models(name, folder):
-    _, composed, emitted = _pair(name, folder)
+def test_parameter_groups_are_the_composed_models(name, emitted_files):
+    _, composed, emitted = _pair(name, emitted_files)
 
     def groups(model):
         names = {id(p): n for n, p in model.named_parameters()}
