@@ -10,12 +10,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+TEMPORARY = ".tmp"  # the suffix of a file being written; a killed writer leaves it behind
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call write(tmp_path), flush it to disk, then rename it over `path` (same folder)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -41,3 +43,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write text (UTF-8) atomically."""
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write left in `folder`; call it only
+    when no other process writes there. Returns what it deleted."""
+    stale = [p for p in Path(folder).glob(f".*{TEMPORARY}") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale

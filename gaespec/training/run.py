@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 
 from gaespec import __version__, nets
 from gaespec import runs as layout
-from gaespec.atomic import atomic_write, atomic_write_text
+from gaespec.atomic import atomic_write, atomic_write_text, remove_temporaries
 from gaespec.compose import build
 from gaespec.data import DataSplits, load_data
 from gaespec.errors import RunError, TrainingError
@@ -86,9 +86,38 @@ def _device(name: str | None) -> str:
     return str(device)
 
 
+# what a resumed run's numbers depend on: change one, and the run no longer equals, bit for bit,
+# a run never interrupted (thread counts split reductions; the CPU's vector width rounds math
+# functions; libraries change kernels)
+REPRODUCIBILITY = (
+    "gaespec",
+    "python",
+    "torch",
+    "numpy",
+    "device",
+    "device_name",
+    "cpu",
+    "cpu_capability",
+    "threads",
+)
+
+
+def _cpu_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else what the platform module says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _environment(seed: int, device: str) -> dict:
+    """The versions, hardware and settings this process trains with."""
     import numpy
 
+    on_cuda = torch.device(device).type == "cuda"
     return {
         "gaespec": __version__,
         "python": sys.version.split()[0],
@@ -96,8 +125,21 @@ def _environment(seed: int, device: str) -> dict:
         "numpy": numpy.__version__,
         "platform": platform.platform(),
         "device": device,
+        "device_name": torch.cuda.get_device_name(torch.device(device)) if on_cuda else "cpu",
+        "cpu": _cpu_name(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
         "seed": seed,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _environment_changes(before: dict, now: dict) -> dict[str, tuple]:
+    """The settings of REPRODUCIBILITY that differ between a run's start and now."""
+    return {
+        key: (before[key], now[key])
+        for key in REPRODUCIBILITY
+        if key in before and before[key] != now.get(key)
     }
 
 
@@ -193,11 +235,20 @@ def train(
             )
         trainer.load_state_dict(load_state(last))
         log(f"resuming {out} after epoch {trainer.epoch} (step {trainer.step})")
+        environment = layout.read_json(out / layout.ENVIRONMENT)
+        changes = _environment_changes(environment, _environment(settings.seed, device))
+        if changes:
+            shown = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changes.items())
+            log(
+                f"note: this run started in another environment ({shown}); it goes on, but its "
+                "numbers need not equal, bit for bit, those of a run never interrupted"
+            )
     elif last.exists():
         raise RunError(f"'{out}' already holds a run", fix="pass --resume, or choose another --out")
     metrics = _read_metrics(out / layout.METRICS, trainer.epoch) if resume else []
     if main:
         out.mkdir(parents=True, exist_ok=True)
+        remove_temporaries(out)  # what a run killed in this folder was writing when it died
         atomic_write_text(out / layout.SPEC, resolved_toml(spec))
         atomic_write_text(
             out / layout.TRAINING,
@@ -254,5 +305,13 @@ def train(
         )
 
     trainer.on("epoch_end", on_epoch_end)
-    trainer.fit(epochs)
+    try:
+        trainer.fit(epochs)
+    except TrainingError as error:  # a non-finite loss: say what the run folder still holds
+        kept = (
+            f"'{last}' keeps epoch {trainer.epoch}, the last good state"
+            if trainer.epoch
+            else "no epoch had finished, so nothing was saved"
+        )
+        raise TrainingError(f"{error.message}; {kept}", fix=error.fix) from None
     return Run(out, trainer.model, metrics, splits, main)

@@ -120,21 +120,28 @@ class Trainer:
 
     # -- one epoch ---------------------------------------------------------------------------
 
-    def _check_finite(self, out) -> None:
-        for name, loss in out.losses.items():
-            if not torch.isfinite(loss):
-                terms = ", ".join(f"{k}={v.item():.4g}" for k, v in out.terms.items())
-                raise TrainingError(
-                    f"objective '{name}' is {loss.item()} at step {self.step} (epoch "
-                    f"{self.epoch + 1}); terms: {terms}",
-                    fix="lower the learning rate, or check the data's range",
-                )
+    def _check_finite(self, out, where: str) -> None:
+        """Stop with the non-finite terms (or, when every term is finite, the non-finite
+        objectives), their values and where it happened; nothing has been saved from it yet."""
+        values = {**out.terms, **out.losses}
+        bad = [k for k in out.terms if not torch.isfinite(out.terms[k]).all()]
+        bad = bad or [k for k in out.losses if not torch.isfinite(out.losses[k]).all()]
+        if not bad:
+            return
+        kind = "term" if bad[0] in out.terms else "objective"
+        shown = ", ".join(f"'{k}' = {values[k].detach().float().mean().item():.4g}" for k in bad)
+        finite = ", ".join(f"{k} = {v.item():.4g}" for k, v in values.items() if k not in bad)
+        raise TrainingError(
+            f"{kind}{'s' if len(bad) > 1 else ''} {shown} {where}"
+            + (f" (finite: {finite})" if finite else ""),
+            fix="lower the learning rate, or check the data's range",
+        )
 
     def train_step(self, x: torch.Tensor):
         """One optimiser step of every objective on batch x; each backward reaches only its own
         parameter group, then every optimiser steps. Returns the model's output."""
         out = self.model(x, step=self.step, epoch=self.epoch)
-        self._check_finite(out)
+        self._check_finite(out, f"at step {self.step} (epoch {self.epoch + 1})")
         names = [o.name for o in self.objectives]
         for optimizer in self.optimizers.values():
             optimizer.zero_grad(set_to_none=True)
@@ -190,6 +197,7 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         for x in torch.split(split.x, self.eval_batch_size):
             out = self.model(x.to(self.device), step=self.step, epoch=self.epoch)
+            self._check_finite(out, f"in the evaluation after step {self.step}")
             for name, value in (*out.terms.items(), *out.losses.items()):
                 sums[name] = sums.get(name, 0.0) + value * len(x)
         return {name: (total / len(split.x)).item() for name, total in sums.items()}
