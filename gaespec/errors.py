@@ -11,6 +11,13 @@ def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     return difflib.get_close_matches(str(name), sorted(set(choices)), n=n, cutoff=0.5)
 
 
+def _escaped(text: str) -> str:
+    """`text` with its unprintable characters (line breaks, terminal escapes) written as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 class GaespecError(Exception):
     """Root of every error gaespec raises on bad input; the CLI prints it as one line."""
 
@@ -55,7 +62,8 @@ class GaespecError(Exception):
             text += "; closest valid choice: " + ", ".join(f"'{s}'" for s in self.suggestions)
         if self.fix:
             text += f"; fix: {self.fix}"
-        return text
+        # names, keys and paths from a spec or a run folder may hold any character
+        return _escaped(text)
 
     def detail(self) -> str:
         """The one-line message, then the offending text with a caret under the fault, if any."""

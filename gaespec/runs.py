@@ -15,6 +15,7 @@ ENVIRONMENT = "environment.json"  # versions, platform, device, seed, start time
 METRICS = "metrics.jsonl"  # one line per epoch: every term and total, train and validation
 MODEL = "model.safetensors"  # the weights that scored best on the validation split
 LAST = "last.safetensors"  # the whole training state after the last finished epoch
+COUNTERS = ("epoch", "step")  # where a saved model was in training
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 
@@ -36,25 +37,64 @@ def _custom_archs(spec) -> list[str]:
     return [arch for arch in (spec.encoder.arch, spec.decoder.arch) if is_import_path(arch)]
 
 
-def read_json(path: Path) -> dict:
-    """A run's JSON file; a missing or damaged one raises RunError."""
+def _json_type(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+    }
+    return names[type(value)]
+
+
+def _read_text(path: Path) -> str:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RunError(f"'{path}' is missing", fix="the run folder is incomplete") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise RunError(f"'{path}' is not valid JSON: {error}") from None
+    except OSError as error:  # a folder, or a file the user may not read
+        raise RunError(f"cannot read '{path}': {error.strerror}") from None
+
+
+def _parse_object(text: str, path: Path, where: str = "") -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RunError(f"'{path}'{where} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise RunError(f"'{path}'{where} is not valid JSON: nested too deeply") from None
+    if not isinstance(value, dict):
+        raise RunError(f"'{path}'{where} holds {_json_type(value)}, not a JSON object")
+    return value
+
+
+def read_json(path: Path) -> dict:
+    """A run's JSON file, an object; a missing or damaged one raises RunError."""
+    return _parse_object(_read_text(path), path)
 
 
 def read_metrics(path: Path) -> list[dict]:
     """The records of a metrics.jsonl file (none if it is missing); damage raises RunError."""
     if not path.exists():
         return []
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    try:
-        return [json.loads(line) for line in lines]
-    except json.JSONDecodeError as error:
-        raise RunError(f"'{path}' is not valid JSON lines: {error}") from None
+    lines = _read_text(path).splitlines()
+    return [
+        _parse_object(line, path, f" line {number}")
+        for number, line in enumerate(lines, start=1)
+        if line.strip()
+    ]
+
+
+def _counter(value, name: str, path: Path) -> int:
+    """A saved epoch or step count: a whole number, 0 or more."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise RunError(f"'{path}' is damaged: its {name} is {value!r}, not a whole number >= 0")
 
 
 def _best(path: Path) -> tuple[dict, tuple[int, int]]:
@@ -69,7 +109,33 @@ def _best(path: Path) -> tuple[dict, tuple[int, int]]:
             weights = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as error:  # safetensors raises its own error types for damaged files
         raise RunError(f"'{path / MODEL}' is not a readable safetensors file: {error}") from None
-    return weights, (int(metadata.get("epoch", 0)), int(metadata.get("step", 0)))
+    texts = {name: metadata.get(name, "0") for name in COUNTERS}  # safetensors metadata is text
+    counters = {n: int(t) if t.isascii() and t.isdigit() else t for n, t in texts.items()}
+    return weights, tuple(_counter(counters[n], n, path / MODEL) for n in COUNTERS)
+
+
+def _last(path: Path) -> tuple[dict, tuple[int, int]]:
+    """The weights of the last finished epoch and its (epoch, step), from the training state."""
+    import torch
+
+    from gaespec.training.state import load_state
+
+    state = load_state(path / LAST)
+    for key in ("model", *COUNTERS):
+        if key not in state:
+            raise RunError(f"'{path / LAST}' is damaged: its training state has no '{key}'")
+    weights = state["model"]
+    if not isinstance(weights, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
+    ):
+        raise RunError(f"'{path / LAST}' is damaged: its model weights are not named tensors")
+    return weights, tuple(_counter(state[n], n, path / LAST) for n in COUNTERS)
+
+
+def _check_training(path: Path, training: dict) -> None:
+    data = training.get("data", "")
+    if not isinstance(data, str):
+        raise RunError(f"'{path}' is damaged: its data is {data!r}, not the name of a data source")
 
 
 def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False):
@@ -80,7 +146,6 @@ def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False)
     """
     from gaespec.compose import build
     from gaespec.spec.load import load_spec
-    from gaespec.training.state import load_state
 
     path = Path(path)
     if not (path / SPEC).exists():
@@ -96,12 +161,12 @@ def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False)
             fix="pass trust_code=True (CLI: --trust-code) if you trust where this run came from",
         )
     training = read_json(path / TRAINING)
+    _check_training(path / TRAINING, training)
     model = build(spec)
     if which == "best":
-        weights, counters = _best(path)
+        (weights, counters), source = _best(path), path / MODEL
     elif which == "last":
-        state = load_state(path / LAST)
-        weights, counters = state["model"], (state["epoch"], state["step"])
+        (weights, counters), source = _last(path), path / LAST
     else:
         raise RunError(
             f"which must be 'best' or 'last', not '{which}'", name=which, choices=["best", "last"]
@@ -109,10 +174,10 @@ def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False)
     try:
         missing, unexpected = model.load_state_dict(weights, strict=False)
     except RuntimeError as error:
-        raise RunError(f"the weights in '{path}' do not fit its spec: {error}") from None
+        raise RunError(f"the weights in '{source}' do not fit the run's spec: {error}") from None
     if missing or unexpected:
         raise RunError(
-            f"the weights in '{path}' do not fit its spec (missing: {missing[:3]}, "
+            f"the weights in '{source}' do not fit the run's spec (missing: {missing[:3]}, "
             f"unexpected: {unexpected[:3]})"
         )
     model.eval()

@@ -12,7 +12,7 @@ import networkx as nx
 from gaespec.errors import LossSyntaxError
 from gaespec.graph.model_graph import ModelGraph, Objective, node
 from gaespec.graph.shapes import infer_shapes
-from gaespec.spec.loss import free_names, parse_loss
+from gaespec.spec.loss import free_names, parse_loss, to_formula
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.schema import MODEL_ATTRIBUTES, RESERVED, Spec
 
@@ -216,6 +216,7 @@ def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
             _need(spec, loss_names, name, f"{key}.loss", "name")
             role = "term" if name in spec.terms else "param" if name in spec.params else "schedule"
             g.add_edge(node(role, name), here)
+        grad.add_node(here)  # a loss of numbers alone reads no node
         grad.add_edges_from((a, here) for a in g.predecessors(here))
         if objective.params is None:
             if several:
@@ -237,7 +238,7 @@ def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
             ):
                 raise spec.error(
                     f"objective '{objective.name}' claims module '{p}', but no gradient of its "
-                    f"loss '{objective.loss}' reaches it",
+                    f"loss '{to_formula(loss)}' reaches it",  # one line, as parsed
                     f"{key}.params",
                     fix=f"remove '{p}' from params or add a term that depends on it",
                 )

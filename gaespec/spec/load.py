@@ -6,6 +6,7 @@ one, and the closest valid choices.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import tomllib
@@ -40,17 +41,49 @@ def builtin_specs() -> dict[str, Path]:
     return {p.stem: p for p in sorted(SPECS_DIR.glob("*.toml"))}
 
 
+def _exists(path: Path) -> bool:
+    """Whether a file or folder is at `path`; a path no file can have (too long, a NUL) is not."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _resolve(path: Path) -> Path:
+    """`path` made absolute, symlinks followed where the file system allows."""
+    try:
+        return path.resolve()
+    except (OSError, ValueError, RuntimeError):  # a NUL in the name; a symlink loop
+        return Path(os.path.abspath(path))
+
+
 def _read_toml(path: Path, *, referrer: str | None = None) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"no such spec file '{path}'", file=referrer) from None
-    except OSError as error:
-        raise SpecError(f"cannot read spec file: {error.strerror}", file=str(path)) from None
     except UnicodeDecodeError:
         raise SpecError("not a UTF-8 TOML file", file=str(path)) from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the name
+        missing = isinstance(error, FileNotFoundError)
+        reason = getattr(error, "strerror", None) or str(error)
+        if referrer is not None:  # the `extends` that names an unreadable parent is at fault
+            line, column = _locate(referrer, ("extends",))
+            message = (
+                f"no such spec file '{path}'"
+                if missing
+                else f"cannot read spec file '{path}': {reason}"
+            )
+            raise SpecError(
+                message, file=referrer, key="extends", line=line, column=column
+            ) from None
+        if missing:
+            raise SpecError(f"no such spec file '{path}'") from None
+        raise SpecError(f"cannot read spec file: {reason}", file=str(path)) from None
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise SpecError(
+            "invalid TOML: arrays or tables nested too deeply", file=str(path)
+        ) from None
     except tomllib.TOMLDecodeError as error:
         found = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
@@ -62,11 +95,11 @@ def _read_toml(path: Path, *, referrer: str | None = None) -> dict[str, Any]:
 
 def _resolve_parent(name: str, child: Path) -> Path:
     if name.endswith(".toml") or "/" in name:
-        return (child.parent / name).resolve()
+        return _resolve(child.parent / name)
     for folder in (child.parent, SPECS_DIR):
         candidate = folder / f"{name}.toml"
-        if candidate.exists():
-            return candidate.resolve()
+        if _exists(candidate):
+            return _resolve(candidate)
     known = {p.stem for p in child.parent.glob("*.toml")} | set(builtin_specs())
     line, column = _locate(str(child), ("extends",))
     raise SpecError(
@@ -108,7 +141,7 @@ def _mark(origins: dict, at: Path_, value: Any, file: str) -> None:
 
 
 def _load_chain(path: Path, seen: tuple[Path, ...], origins: dict) -> dict:
-    here = path.resolve()
+    here = _resolve(path)
     if here in seen:
         chain = (*seen, here)
         cycle = " → ".join(p.name for p in chain[chain.index(here) :])
@@ -133,11 +166,15 @@ def _load_chain(path: Path, seen: tuple[Path, ...], origins: dict) -> dict:
     return _merge(parent, raw, origins, str(path))
 
 
-def _parse_value(text: str) -> Any:
+def _parse_value(key: str, text: str) -> Any:
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise SpecError(
+            f"the value of '{key}' nests arrays or tables too deeply", key=OVERRIDE
+        ) from None
 
 
 def parse_overrides(items: Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:
@@ -151,7 +188,7 @@ def parse_overrides(items: Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:
             raise SpecError(
                 f"override '{item}' is not KEY=VALUE", key=OVERRIDE, fix="e.g. --set params.beta=4"
             )
-        parsed[key.strip()] = _parse_value(value.strip())
+        parsed[key.strip()] = _parse_value(key.strip(), value.strip())
     return parsed
 
 
@@ -161,21 +198,23 @@ def _apply_overrides(raw: dict, overrides: Mapping[str, Any], origins: dict) -> 
         node: Any = raw
         for i, part in enumerate(path[:-1]):
             at = ".".join(path[: i + 1])
-            if isinstance(node, list):  # an array of tables, e.g. objectives.1.params
-                if not part.isdigit() or int(part) >= len(node):
+            if isinstance(node, (list, tuple)):  # an array of tables, e.g. objectives.1.params
+                if not (part.isascii() and part.isdigit()) or int(part) >= len(node):
                     raise SpecError(
                         f"cannot set '{dotted}': '{at}' is not an index of a list of {len(node)}",
                         key=OVERRIDE,
                     )
-                node = node[int(part)]
-                continue
-            nxt = node.setdefault(part, {})
-            if not isinstance(nxt, (dict, list)):
+                nxt = node[int(part)]
+            else:
+                if part not in node:  # a table the override creates comes from the override
+                    origins[path[: i + 1]] = OVERRIDE
+                nxt = node.setdefault(part, {})
+            if not isinstance(nxt, (dict, list, tuple)):
                 raise SpecError(
                     f"cannot set '{dotted}': '{at}' is a value, not a table", key=OVERRIDE
                 )
             node = nxt
-        if isinstance(node, list):
+        if isinstance(node, (list, tuple)):
             raise SpecError(f"cannot set '{dotted}': give a key inside one entry", key=OVERRIDE)
         node[path[-1]] = value
         _mark(origins, path, value, OVERRIDE)
@@ -190,6 +229,8 @@ def _key_path(raw: Any, loc: tuple) -> Path_:
     path: list[str] = []
     node = raw
     for part in loc:
+        if part == "[key]":  # pydantic's mark of a bad key in a table: the key is the place
+            break
         if isinstance(node, dict) and part in node:
             node = node[part]
             path.append(str(part))
@@ -307,7 +348,7 @@ def load_spec(path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = (
     Returns a validated, immutable `Spec`; `spec.source` is the file it came from.
     """
     path = Path(path)
-    if not path.suffix and not path.exists():
+    if not path.suffix and not _exists(path):
         if str(path) not in builtin_specs():
             raise SpecError(
                 f"no spec file '{path}' and no built-in spec of that name",

@@ -14,11 +14,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from gaespec.errors import LossSyntaxError, SpecError
 from gaespec.spec.schedules import SCHEDULES, Schedule
+
+
+def _power(base, exponent):
+    value = base**exponent
+    # Python answers a negative number to a fractional power with a complex number
+    if isinstance(value, complex):
+        raise ValueError(f"({base:g}) ** {exponent:g} is not a real number")
+    return value
+
 
 _UNARY_OPS = {"-": operator.neg, "+": operator.pos}
 _BINARY_OPS = {
@@ -26,8 +35,10 @@ _BINARY_OPS = {
     "-": operator.sub,
     "*": operator.mul,
     "/": operator.truediv,
-    "**": operator.pow,
+    "**": _power,
 }
+# Far deeper than any loss: the walks over a tree recurse, and Python's stack is finite.
+MAX_DEPTH = 100
 
 
 # ---- the tree -------------------------------------------------------------------------------
@@ -99,27 +110,30 @@ def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real)
 
 
+def _as_tensor_like(value, like):
+    """A number as a tensor of `like`'s dtype and device: a bound beyond the dtype's range
+    becomes ±inf there (torch refuses such a number as a scalar bound)."""
+    return _torch().as_tensor(value, dtype=like.dtype, device=like.device)
+
+
 def _tensor_min(a, b):
     if _is_number(a):
         a, b = b, a
-    # torch.minimum takes two tensors only; a number bound is a clamp
-    return _torch().clamp(a, max=b) if _is_number(b) else _torch().minimum(a, b)
+    return _torch().minimum(a, _as_tensor_like(b, a) if _is_number(b) else b)
 
 
 def _tensor_max(a, b):
     if _is_number(a):
         a, b = b, a
-    return _torch().clamp(a, min=b) if _is_number(b) else _torch().maximum(a, b)
+    return _torch().maximum(a, _as_tensor_like(b, a) if _is_number(b) else b)
 
 
 def _tensor_clamp(x, lo, hi):
-    torch = _torch()
-    if _is_number(lo) and _is_number(hi):
-        return torch.clamp(x, lo, hi)
-    # torch.clamp takes both bounds as numbers or both as tensors, never one of each
+    # torch.clamp takes both bounds as numbers or both as tensors: numbers become tensors of the
+    # first tensor's dtype and device
     like = next(v for v in (x, lo, hi) if not _is_number(v))
-    x, lo, hi = (torch.as_tensor(v, dtype=like.dtype, device=like.device) for v in (x, lo, hi))
-    return torch.clamp(x, lo, hi)
+    x, lo, hi = (_as_tensor_like(v, like) if _is_number(v) else v for v in (x, lo, hi))
+    return _torch().clamp(x, lo, hi)
 
 
 # A source function prints a call as Python: `src` are the arguments' sources, `number` says
@@ -134,14 +148,20 @@ def _unary_source(number_fn: str, tensor_fn: str) -> Source:
     return source
 
 
-def _extremum_source(builtin: str, fn: str, bound: str) -> Source:
+def _tensor_like_source(value: str, like: str) -> str:
+    """Source of _as_tensor_like(value, like)."""
+    like = like if like.isidentifier() else f"({like})"
+    return f"torch.as_tensor({value}, dtype={like}.dtype, device={like}.device)"
+
+
+def _extremum_source(builtin: str, fn: str) -> Source:
     def source(src: list[str], number: list[bool]) -> str:
         a, b = number
         if a and b:
             return f"{builtin}({src[0]}, {src[1]})"
         if a or b:
             tensor, value = (src[1], src[0]) if a else (src[0], src[1])
-            return f"torch.clamp({tensor}, {bound}={value})"
+            return f"torch.{fn}({tensor}, {_tensor_like_source(value, tensor)})"
         return f"torch.{fn}({src[0]}, {src[1]})"
 
     return source
@@ -150,14 +170,8 @@ def _extremum_source(builtin: str, fn: str, bound: str) -> Source:
 def _clamp_source(src: list[str], number: list[bool]) -> str:
     if all(number):
         return f"min(max({src[0]}, {src[1]}), {src[2]})"
-    if number[1] and number[2]:
-        return f"torch.clamp({', '.join(src)})"
     like = src[number.index(False)]
-    # torch.clamp takes both bounds as numbers or both as tensors: numbers become tensors
-    # of the first tensor's dtype and device, as the evaluator does
-    like = like if like.isidentifier() else f"({like})"
-    as_tensor = "torch.as_tensor({}, dtype=" + like + ".dtype, device=" + like + ".device)"
-    args = [as_tensor.format(s) if n else s for s, n in zip(src, number, strict=True)]
+    args = [_tensor_like_source(s, like) if n else s for s, n in zip(src, number, strict=True)]
     return f"torch.clamp({', '.join(args)})"
 
 
@@ -185,8 +199,8 @@ class _Function:
 
 _FUNCTIONS: dict[str, _Function] = {
     "abs": _Function(("x",), abs, lambda x: _torch().abs(x), _unary_source("abs", "torch.abs")),
-    "min": _Function(("a", "b"), min, _tensor_min, _extremum_source("min", "minimum", "max")),
-    "max": _Function(("a", "b"), max, _tensor_max, _extremum_source("max", "maximum", "min")),
+    "min": _Function(("a", "b"), min, _tensor_min, _extremum_source("min", "minimum")),
+    "max": _Function(("a", "b"), max, _tensor_max, _extremum_source("max", "maximum")),
     "exp": _Function(
         ("x",), math.exp, lambda x: _torch().exp(x), _unary_source("math.exp", "torch.exp")
     ),
@@ -281,7 +295,20 @@ def _check_call(name: Token, args: tuple[_Arg, ...]) -> None:
             )
     # a schedule's arguments are fixed: check their values now, not at the first training step
     try:
-        callee(*(_evaluate(arg.expr, {}, 0) for arg in args), step=0)
+        values = [_evaluate(arg.expr, {}, 0) for arg in args]
+    except (ArithmeticError, ValueError) as e:
+        raise _Fault(
+            f"{func}() arguments cannot be computed: {e}", name.line, name.column
+        ) from None
+    for param, arg, value in zip(callee.params, args, values, strict=False):
+        if not math.isfinite(value):  # e.g. 1e300 * 1e300: the weight would be inf or nan
+            raise _Fault(
+                f"{func}() argument '{param}' is {value}, not a finite number",
+                arg.line,
+                arg.column,
+            )
+    try:
+        callee(*values, step=0)
     except ValueError as e:
         raise _Fault(str(e), name.line, name.column) from None
     except ArithmeticError as e:
@@ -355,6 +382,21 @@ def _describe(error: UnexpectedInput, text: str) -> tuple[str, int, int]:
     return "unexpected end of loss expression", line, end - text.rfind("\n", 0, end)
 
 
+def _too_deep(tree: Tree) -> Tree | None:
+    """The leftmost subtree nested deeper than MAX_DEPTH operations or calls, if any (walked
+    without recursion: the point is to refuse trees too deep for the recursive walks)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return node
+        for child in reversed(node.children):
+            if isinstance(child, Tree):
+                # a call's argument list is part of the call, not a level of its own
+                stack.append((child, depth + (child.data not in ("arguments", "argument"))))
+    return None
+
+
 def parse_loss(text: str, *, file: str | None = None, key: str | None = None) -> Expr:
     """Parse a loss expression into its tree; a fault raises LossSyntaxError with a caret under it
     (line and column count within `text`)."""
@@ -363,7 +405,17 @@ def parse_loss(text: str, *, file: str | None = None, key: str | None = None) ->
             "empty loss expression", file=file, key=key, fix='write e.g. loss = "recon + kl"'
         )
     try:
-        return _ToExpr().transform(_parser().parse(text))
+        tree = _parser().parse(text)
+        deep = _too_deep(tree)
+        if deep is not None:
+            raise _Fault(
+                f"loss expression nests deeper than {MAX_DEPTH} levels",
+                deep.meta.line,
+                deep.meta.column,
+            )
+        return _ToExpr().transform(tree)
+    except _Fault as e:
+        fault = e
     except UnexpectedInput as e:
         message, line, column = _describe(e, text)
         fault = _Fault(message, line, column)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from typing import Any
 
 
+def _string(text: str) -> str:
+    # JSON's escapes are TOML's; JSON leaves DEL bare, which TOML forbids, and with ensure_ascii
+    # writes characters beyond U+FFFF as surrogate pairs, which TOML also forbids
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def _key(name: str) -> str:
     bare = name.replace("_", "").replace("-", "").isalnum() and name.isascii()
-    return name if bare else json.dumps(name)
+    return name if bare else _string(name)
 
 
 def _value(value: Any) -> str:
@@ -24,7 +31,9 @@ def _value(value: Any) -> str:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _string(value)
+    if isinstance(value, (datetime.date, datetime.time)):  # a datetime is a date
+        return value.isoformat()
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -66,7 +75,8 @@ def dumps(data: dict[str, Any]) -> str:
 
 def spec_toml(spec) -> str:
     """A validated Spec as TOML, every default written out: loading it gives the same spec."""
-    data = spec.model_dump(mode="json", exclude_none=True)
+    # python mode: a date in a net's options stays a date, where JSON would make it a string
+    data = spec.model_dump(exclude_none=True)
     if not data["objectives"]:
         del data["objectives"]
     return dumps(data)

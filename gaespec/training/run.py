@@ -233,7 +233,14 @@ def train(
                 f"cannot resume: '{out}' was trained from a different spec",
                 fix="give the same spec and --set values, or another --out",
             )
-        trainer.load_state_dict(load_state(last))
+        try:
+            trainer.load_state_dict(load_state(last))
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as error:
+            raise RunError(
+                f"cannot resume: '{last}' is damaged or holds another model's state "
+                f"({type(error).__name__}: {error})",
+                fix="start the run again with another --out",
+            ) from None
         log(f"resuming {out} after epoch {trainer.epoch} (step {trainer.step})")
         environment = layout.read_json(out / layout.ENVIRONMENT)
         changes = _environment_changes(environment, _environment(settings.seed, device))

@@ -73,4 +73,18 @@ def load_state(path: str | Path) -> dict[str, Any]:
         raise RunError(f"'{path}' is not a readable safetensors file: {error}") from None
     if "gaespec_state" not in metadata:
         raise RunError(f"'{path}' holds no gaespec training state")
-    return _join(json.loads(metadata["gaespec_state"]), tensors)
+    try:
+        skeleton = json.loads(metadata["gaespec_state"])
+    except (json.JSONDecodeError, RecursionError) as error:
+        why = "nested too deeply" if isinstance(error, RecursionError) else error
+        raise RunError(
+            f"'{path}' is damaged: its training state is not valid JSON: {why}"
+        ) from None
+    if not isinstance(skeleton, dict):
+        raise RunError(f"'{path}' is damaged: its training state is not a JSON object")
+    try:
+        return _join(skeleton, tensors)
+    except (KeyError, TypeError, ValueError, RecursionError):  # references that do not resolve
+        raise RunError(
+            f"'{path}' is damaged: its training state does not match its tensors"
+        ) from None

@@ -122,7 +122,7 @@ def test_same_terms_losses_and_gradients(name, emitted_files):
             for gc, ge in zip(grads_c, grads_e, strict=True):
                 assert (gc is None) == (ge is None)
                 if gc is not None:
-                    assert torch.allclose(ge, gc, rtol=TOLERANCE, atol=1e-7)
+                    torch.testing.assert_close(ge, gc, rtol=TOLERANCE, atol=1e-7)
 
 
 def test_schedules_reach_forward_as_step_and_epoch(emitted_files):

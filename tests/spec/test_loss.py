@@ -214,7 +214,8 @@ def test_to_python():
     )
     assert (
         to_python(parse_loss("-(a - b) ** 2 / min(a, 2) + max(1, 2) * clamp(c, 0, a)"), name)
-        == "-(v['a'] - v['b']) ** 2.0 / torch.clamp(v['a'], max=2.0) + max(1.0, 2.0)"
+        == "-(v['a'] - v['b']) ** 2.0 / torch.minimum(v['a'], torch.as_tensor(2.0, "
+        "dtype=(v['a']).dtype, device=(v['a']).device)) + max(1.0, 2.0)"
         " * torch.clamp(v['c'], torch.as_tensor(0.0, dtype=(v['c']).dtype, device=(v['c']).device),"
         " v['a'])"
     )
@@ -230,10 +231,12 @@ def test_to_python_uses_math_on_numbers_and_torch_on_tensors():
     assert python("exp(beta) * kl + log(kl)") == "math.exp(beta) * kl + torch.log(kl)"
     assert python("abs(beta - 1) + abs(kl)") == "abs(beta - 1.0) + torch.abs(kl)"
     assert python("min(beta, gamma) * max(kl, beta)") == (
-        "min(beta, gamma) * torch.clamp(kl, min=beta)"
+        "min(beta, gamma) * torch.maximum(kl, torch.as_tensor(beta, dtype=kl.dtype, "
+        "device=kl.device))"
     )
     assert python("clamp(beta, 0, 1) + clamp(kl, 0, gamma)") == (
-        "min(max(beta, 0.0), 1.0) + torch.clamp(kl, 0.0, gamma)"
+        "min(max(beta, 0.0), 1.0) + torch.clamp(kl, torch.as_tensor(0.0, dtype=kl.dtype, "
+        "device=kl.device), torch.as_tensor(gamma, dtype=kl.dtype, device=kl.device))"
     )
     assert python("sqrt(linear(0, 1, 10) + beta) * kl") == (
         "math.sqrt(linear(0.0, 1.0, 10.0, step=step) + beta) * kl"

@@ -352,3 +352,20 @@ def test_a_bad_optimizer_table_is_reported_where_it_was_set(digits, tmp_path):
         "--set: objective.optimizer.betas2: Adam has no option 'betas2'; "
         "closest valid choice: 'betas'"
     )
+
+
+def test_resume_refuses_a_damaged_training_state(tmp_path, digits):
+    from gaespec.training.state import save_state
+
+    spec = tiny_spec("aae")
+    quiet = {"data": digits, "progress": False, "log": lambda *_: None}
+    gaespec.train(spec, epochs=1, out=tmp_path, **quiet)
+    state = load_state(tmp_path / "last.safetensors")
+    del state["optimizers"]["critic"]
+    save_state(tmp_path / "last.safetensors", state)
+    with pytest.raises(RunError) as caught:
+        gaespec.train(spec, epochs=2, out=tmp_path, resume=True, **quiet)
+    assert str(caught.value) == (
+        f"cannot resume: '{tmp_path / 'last.safetensors'}' is damaged or holds another model's "
+        "state (KeyError: 'critic'); fix: start the run again with another --out"
+    )
