@@ -1,11 +1,14 @@
-"""ModelGraph → ComposedModel: a torch.nn.Module that runs the graph and returns every loss term.
+"""ModelGraph → ComposedModel: a torch.nn.Module that runs the graph's program and returns every
+loss term and each objective's total.
 
-The forward pass is fixed: encoder → posterior → K samples of z → transform stages (codebooks)
-→ decoder → terms → each objective's total. Every kind comes from the implementation registry.
+The program (gaespec.graph.program) is a list of calls; `forward` runs them all with a short
+interpreter, and `encode`, `decode` and `sample` run slices of it. Every kind comes from the
+implementation registry.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from os import PathLike
 from types import SimpleNamespace
@@ -15,10 +18,12 @@ from einops import rearrange
 from torch import nn
 
 from gaespec import nets
+from gaespec.components.ops import builtin_op
 from gaespec.components.registry import implementation
 from gaespec.errors import GraphError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
+from gaespec.graph.program import Call
 from gaespec.inference import evaluating
 from gaespec.spec.load import load_spec
 from gaespec.spec.loss import evaluate
@@ -33,7 +38,7 @@ class ModelOutput:
     Attributes:
         terms: every term of the spec, by name, each a batch mean.
         losses: each objective's total, by objective name.
-        tensors: x, h, q, z (k b d), the stages' outputs and x_hat (k b ...).
+        tensors: every tensor the program wrote, by name (samples first: k b ...).
     """
 
     terms: dict[str, torch.Tensor]
@@ -61,7 +66,7 @@ class ComposedModel(nn.Module):
         super().__init__()
         spec = graph.spec
         self.graph = graph
-        self.samples = spec.latent.samples
+        self.samples = graph.program.samples
         d = spec.latent.dim
         self.encoder = (
             encoder
@@ -103,7 +108,7 @@ class ComposedModel(nn.Module):
         self.terms = {name: built[name] for name in spec.terms}
 
     def _features(self, spec: Spec, custom: bool) -> int:
-        known = None if custom else self.graph.shapes.get("h")
+        known = None if custom else self.graph.shapes.get(self.graph.program["features"])
         if known is not None:  # a built-in net: its shape rule already said
             return known[0]
         out = _dry_run(self.encoder, tuple(spec.input.shape))
@@ -132,26 +137,40 @@ class ComposedModel(nn.Module):
         g = self.graph.graph
         return [g.nodes[n]["name"] for n in nx.topological_sort(g) if g.nodes[n]["role"] == "term"]
 
-    # -- the forward pass ---------------------------------------------------------------------
+    # -- the program --------------------------------------------------------------------------
+
+    def _callee(self, call: Call):
+        if call.builtin:
+            return functools.partial(builtin_op(call.callee), self)
+        return self.terms[call.callee] if call.term else getattr(self, call.callee)
+
+    def interpret(self, calls: tuple[Call, ...], t: dict[str, object]) -> dict[str, object]:
+        """Run `calls` in order on the tensors in `t` (by name), adding what each writes."""
+        for call in calls:
+            args = [t[name] for name in call.reads]
+            k = args[0].shape[0] if call.folded else None
+            if call.folded:
+                args = [rearrange(a, "k b ... -> (k b) ...") for a in args]
+            out = self._callee(call)(*args, *(getattr(self, m) for m in call.modules))
+            if call.folded:
+                out = rearrange(out, "(k b) ... -> k b ...", k=k)
+            t.update(zip(call.writes, out if len(call.writes) > 1 else (out,), strict=True))
+        return t
+
+    def _slice(self, given: str, wanted: str, value) -> object:
+        """Run the part of the program that computes role `wanted` from role `given`."""
+        program = self.graph.program
+        calls = program.slice((program[given],), (program[wanted],))
+        return self.interpret(calls, {program[given]: value})[program[wanted]]
 
     def encode(self, x: torch.Tensor):
         """q(z|x) for a batch x (b ...): a distribution with `.mean` (b d) and `rsample(k)`."""
-        return self.posterior(self.encoder(x))
-
-    def _stages(self, t: dict) -> dict:
-        for name in self.graph.stages:
-            t.update(getattr(self, name)(t))
-        return t
-
-    def _decode_samples(self, codes: torch.Tensor) -> torch.Tensor:
-        k = codes.shape[0]
-        x_hat = self.decoder(rearrange(codes, "k b d -> (k b) d"))
-        return rearrange(x_hat, "(k b) ... -> k b ...", k=k)
+        return self._slice("data", "posterior", x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """x̂ (b ...) for codes z (b d) of the posterior's space, quantised if the spec says."""
-        t = self._stages({"z": rearrange(z, "b d -> 1 b d")})
-        return self._decode_samples(t[self.graph.spec.decoder.input])[0]
+        """x̂ (b ...) for codes z (b d) of the posterior's space, through the stages the spec
+        puts between the code and the decoder (a codebook quantises it)."""
+        return self._slice("code", "reconstruction", rearrange(z, "b d -> 1 b d"))[0]
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """x̂ from the posterior mean: decode(encode(x).mean)."""
@@ -174,13 +193,9 @@ class ComposedModel(nn.Module):
 
     def forward(self, x: torch.Tensor, *, step: int = 0, epoch: int = 0) -> ModelOutput:
         """Every term and each objective's total for a batch x (b ...) at optimiser step `step`."""
-        t: dict[str, object] = {"x": x}
-        t["h"] = self.encoder(x)
-        t["q"] = self.posterior(t["h"])
-        t["z"] = t["q"].rsample(self.samples)
-        self._stages(t)
-        t["x_hat"] = self._decode_samples(t[self.graph.spec.decoder.input])
-        terms = {name: term(t, self) for name, term in self.terms.items()}
+        program = self.graph.program
+        t = self.interpret(program.calls, {program["data"]: x})
+        terms = {call.writes[0]: t[call.writes[0]] for call in program.terms}
         env = self.values(terms, step=step, epoch=epoch)
         losses = {o.name: evaluate(o.loss, env, step=step) for o in self.graph.objectives}
         return ModelOutput(terms, losses, t)

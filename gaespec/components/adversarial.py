@@ -38,16 +38,14 @@ def _flat(z: torch.Tensor) -> torch.Tensor:
 class _CriticTerm:
     def __init__(self, decl, name: str, context):
         self.name = name
-        self.critic = decl.critic
-        self.input = context.spec.modules[decl.critic].input
 
 
 @implements("term", "adversarial_generator")
 class AdversarialGeneratorTerm(_CriticTerm):
     """BCE(D(z), 1): small when the critic takes the codes for prior samples."""
 
-    def __call__(self, t: dict, model) -> torch.Tensor:
-        judged = getattr(model, self.critic)(_flat(t[self.input]))
+    def __call__(self, z: torch.Tensor, critic: nn.Module) -> torch.Tensor:
+        judged = critic(_flat(z))
         return F.binary_cross_entropy(judged, torch.ones_like(judged))
 
 
@@ -55,10 +53,9 @@ class AdversarialGeneratorTerm(_CriticTerm):
 class AdversarialCriticTerm(_CriticTerm):
     """BCE(D(z_p), 1) + BCE(D(sg(z)), 0) with z_p ~ p(z), one prior sample per code."""
 
-    def __call__(self, t: dict, model) -> torch.Tensor:
-        critic = getattr(model, self.critic)
-        z = _flat(t[self.input]).detach()
-        z_prior = model.prior().sample(z.shape[0], device=z.device, dtype=z.dtype)
+    def __call__(self, z: torch.Tensor, critic: nn.Module, prior: nn.Module) -> torch.Tensor:
+        z = _flat(z).detach()
+        z_prior = prior().sample(z.shape[0], device=z.device, dtype=z.dtype)
         real, fake = critic(z_prior), critic(z)
         return F.binary_cross_entropy(real, torch.ones_like(real)) + F.binary_cross_entropy(
             fake, torch.zeros_like(fake)

@@ -15,11 +15,10 @@ from gaespec.components.registry import implements
 
 @implements("module", "vq_codebook")
 class VQCodebook(nn.Module):
-    """K codewords of size d; writes `output` (straight-through), `<name>.codes` and `.indices`."""
+    """K codewords of size d: z_e (k b d) → z_q (straight-through), codes e and their indices."""
 
     def __init__(self, decl, name: str, dim: int):
         super().__init__()
-        self.name, self.input, self.output = name, decl.input, decl.output
         k = decl.num_embeddings
         self.embeddings = nn.Embedding(k, dim)
         # the initialisation of Pythae's (sonnet-style) quantiser
@@ -36,38 +35,31 @@ class VQCodebook(nn.Module):
         indices = distances.argmin(dim=1)
         return self.embeddings(indices), indices
 
-    def forward(self, t: dict) -> dict[str, torch.Tensor]:
-        z_e = t[self.input]
+    def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(z_q, codes, indices) for z_e (k b d): z_q = z_e + sg(e − z_e) carries the codes e
+        (k b d) forward and the gradient back to z_e unchanged; indices are (k b)."""
         k = z_e.shape[0]
         codes, indices = self.quantize(rearrange(z_e, "k b d -> (k b) d"))
         codes = rearrange(codes, "(k b) d -> k b d", k=k)
-        return {
-            self.output: z_e + (codes - z_e).detach(),
-            f"{self.name}.codes": codes,
-            f"{self.name}.indices": rearrange(indices, "(k b) -> k b", k=k),
-        }
+        return z_e + (codes - z_e).detach(), codes, rearrange(indices, "(k b) -> k b", k=k)
 
 
 class _VQTerm:
     def __init__(self, decl, name: str, context):
         self.name = name
-        self.codebook = decl.codebook
-        self.input = context.spec.modules[decl.codebook].input
 
 
 @implements("term", "codebook_loss")
 class CodebookLossTerm(_VQTerm):
     """‖sg(z_e) − e‖², summed over latent dims, averaged over the batch (and samples)."""
 
-    def __call__(self, t: dict, model) -> torch.Tensor:
-        codes = t[f"{self.codebook}.codes"]
-        return reduce((t[self.input].detach() - codes) ** 2, "k b d -> k b", "sum").mean()
+    def __call__(self, z_e: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        return reduce((z_e.detach() - codes) ** 2, "k b d -> k b", "sum").mean()
 
 
 @implements("term", "commitment_loss")
 class CommitmentLossTerm(_VQTerm):
     """‖z_e − sg(e)‖², summed over latent dims, averaged over the batch (and samples)."""
 
-    def __call__(self, t: dict, model) -> torch.Tensor:
-        codes = t[f"{self.codebook}.codes"].detach()
-        return reduce((t[self.input] - codes) ** 2, "k b d -> k b", "sum").mean()
+    def __call__(self, z_e: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        return reduce((z_e - codes.detach()) ** 2, "k b d -> k b", "sum").mean()

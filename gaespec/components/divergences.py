@@ -50,5 +50,5 @@ class KLTerm:
     def __init__(self, decl, name: str, context):
         self.name = name
 
-    def __call__(self, t: dict, model) -> torch.Tensor:
-        return kl_divergence(t["q"], model.prior()).mean()
+    def __call__(self, q, prior) -> torch.Tensor:
+        return kl_divergence(q, prior()).mean()

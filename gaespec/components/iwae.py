@@ -21,13 +21,12 @@ class IWAEBoundTerm:
         self.name = name
         self.reconstruction = context.terms[decl.reconstruction]
 
-    def log_weights(self, t: dict, model) -> torch.Tensor:
+    def log_weights(self, x, x_hat, q, z, prior) -> torch.Tensor:
         """log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x), shape (k b)."""
-        z = t["z"]
-        log_px = -self.reconstruction.per_sample(t["x"], t["x_hat"])
-        return log_px + model.prior().log_prob(z) - t["q"].log_prob(z)
+        log_px = -self.reconstruction.per_sample(x, x_hat)
+        return log_px + prior().log_prob(z) - q.log_prob(z)
 
-    def __call__(self, t: dict, model) -> torch.Tensor:
-        log_w = self.log_weights(t, model)
+    def __call__(self, x, x_hat, q, z, prior) -> torch.Tensor:
+        log_w = self.log_weights(x, x_hat, q, z, prior)
         k = log_w.shape[0]
         return -(torch.logsumexp(log_w, dim=0) - math.log(k)).mean()

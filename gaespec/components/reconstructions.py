@@ -27,5 +27,5 @@ class ReconstructionTerm:
             pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
         return self.scale * reduce(pixel, "k b ... -> k b", "sum")
 
-    def __call__(self, t: dict, model) -> torch.Tensor:
-        return self.per_sample(t["x"], t["x_hat"]).mean()
+    def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        return self.per_sample(x, x_hat).mean()

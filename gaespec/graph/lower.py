@@ -11,6 +11,7 @@ import networkx as nx
 
 from gaespec.errors import LossSyntaxError
 from gaespec.graph.model_graph import ModelGraph, Objective, node
+from gaespec.graph.program import Call, Program
 from gaespec.graph.shapes import infer_shapes
 from gaespec.spec.loss import free_names, parse_loss, to_formula
 from gaespec.spec.schedules import SCHEDULES
@@ -98,7 +99,7 @@ def _add_dataflow(spec: Spec, g: nx.DiGraph) -> None:
     for name, decl in spec.modules.items():
         module(name, decl.kind)
         g.nodes[node("module", name)]["straight_through"] = decl.straight_through
-        for output in decl.outputs():
+        for output in decl.writes(name):
             g.add_edge(node("module", name), tensor(output))
     produced = {d["name"] for _, d in g.nodes(data=True) if d["role"] == "tensor"} | {"x_hat"}
     for name, decl in spec.modules.items():
@@ -121,10 +122,8 @@ def _add_terms(spec: Spec, g: nx.DiGraph) -> None:
     for name, term in spec.terms.items():
         term.check(spec, f"terms.{name}")
         g.add_node(node("term", name), role="term", name=name, kind=term.kind)
-        for read in term.reads(spec.modules):
-            _need(spec, tensors, read.name, f"terms.{name}.{read.key}", "tensor")
-            g.add_edge(node("tensor", read.name), node("term", name), detached=read.detached)
-        for use in term.uses(spec.modules):
+        uses = term.uses(spec.modules)
+        for use in uses:  # first: a term may read what a module it names writes
             key = f"terms.{name}.{use.key}"
             if use.expects is None:
                 _need(spec, modules, use.name, key, "module")
@@ -133,6 +132,10 @@ def _add_terms(spec: Spec, g: nx.DiGraph) -> None:
                     m for m, d in spec.modules.items() if getattr(d, "provides", "") == use.expects
                 ]
                 _need(spec, fitting, use.name, key, use.expects)
+        for read in term.reads(spec.modules):
+            _need(spec, tensors, read.name, f"terms.{name}.{read.key}", "tensor")
+            g.add_edge(node("tensor", read.name), node("term", name), detached=read.detached)
+        for use in uses:
             g.add_edge(node("module", use.name), node("term", name), detached=use.detached)
         reference = getattr(term, "reconstruction", None)
         if reference is not None:
@@ -258,6 +261,26 @@ def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
     return tuple(objectives)
 
 
+def default_program(spec: Spec, stages: tuple[str, ...]) -> Program:
+    """The program every spec runs today: encoder → posterior → K samples of z → the stages →
+    the decoder on each sample → the terms, in the spec's order. The one place that names the
+    pipeline's tensors."""
+    reads = {name: tuple(r.name for r in d.reads(spec.modules)) for name, d in spec.modules.items()}
+    calls = [
+        Call("encoder", ("x",), ("h",)),
+        Call("posterior", ("h",), ("q",)),
+        Call("rsample", ("q",), ("z",), builtin=True),
+        *(Call(name, reads[name], spec.modules[name].writes(name)) for name in stages),
+        Call("decoder", (spec.decoder.input,), ("x_hat",), folded=True),
+    ]
+    for name, term in spec.terms.items():
+        modules = tuple(u.name for u in term.uses(spec.modules) if u.argument)
+        read = tuple(r.name for r in term.reads(spec.modules))
+        calls.append(Call(name, read, (name,), modules=modules, term=True))
+    roles = {"data": "x", "features": "h", "posterior": "q", "code": "z", "reconstruction": "x_hat"}
+    return Program(tuple(calls), roles, samples=spec.latent.samples)
+
+
 def lower(spec: Spec, *, given: frozenset[str] = frozenset()) -> ModelGraph:
     """Lower a validated spec to its ModelGraph; GraphError (file, key, fix) where it fails.
 
@@ -279,4 +302,4 @@ def lower(spec: Spec, *, given: frozenset[str] = frozenset()) -> ModelGraph:
     for name, shape in shapes.items():
         if g.has_node(node("tensor", name)):
             g.nodes[node("tensor", name)]["shape"] = shape
-    return ModelGraph(spec, g, stages, shapes, objectives)
+    return ModelGraph(spec, g, stages, shapes, objectives, default_program(spec, stages))

@@ -12,6 +12,7 @@ from typing import Any
 
 import networkx as nx
 
+from gaespec.graph.program import Program
 from gaespec.spec.schema import Spec
 
 
@@ -39,6 +40,7 @@ class ModelGraph:
     Attributes:
         stages: the transform modules of the forward pass after the posterior, in run order.
         shapes: per-sample shape of every tensor whose shape is known before building.
+        program: the calls the model runs, in order (gaespec.graph.program).
     """
 
     spec: Spec
@@ -46,6 +48,7 @@ class ModelGraph:
     stages: tuple[str, ...]
     shapes: dict[str, tuple[int, ...] | None]
     objectives: tuple[Objective, ...]
+    program: Program
 
     @property
     def name(self) -> str:

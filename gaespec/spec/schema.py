@@ -23,7 +23,7 @@ RESERVED = frozenset({"x", "h", "q", "z", "x_hat", "encoder", "posterior", "deco
 MODEL_ATTRIBUTES = frozenset(
     """T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
     decode double dump_patches encode eval extra_repr float forward get_buffer get_extra_state
-    get_parameter get_submodule graph half ipu load_state_dict modules mtia named_buffers
+    get_parameter get_submodule graph half interpret ipu load_state_dict modules mtia named_buffers
     named_children named_modules named_parameters parameter_groups parameters reconstruct
     register_backward_hook register_buffer register_forward_hook register_forward_pre_hook
     register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook

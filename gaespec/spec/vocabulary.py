@@ -42,6 +42,7 @@ class Read(NamedTuple):
     key: str
     detached: bool = False
     expects: str | None = None  # what the named module must provide ("codebook", "critic")
+    argument: bool = True  # (a module) the implementation is given it, to call
 
 
 class Declaration(BaseModel):
@@ -56,7 +57,15 @@ class Declaration(BaseModel):
         return ()
 
     def uses(self, modules: Mapping[str, Declaration]) -> tuple[Read, ...]:
-        """The modules this component calls (a critic, a codebook, the prior)."""
+        """The modules this component calls (a critic, the prior) or whose outputs it reads."""
+        return ()
+
+    def writes(self, name: str) -> tuple[str, ...]:
+        """(modules) every tensor the module `name` writes: its outputs, then any by-products."""
+        return self.outputs()
+
+    def outputs(self) -> tuple[str, ...]:
+        """(modules) the tensors it writes that other components may name."""
         return ()
 
     def check(self, spec, key: str) -> None:

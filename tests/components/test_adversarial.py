@@ -70,7 +70,7 @@ def test_generator_term_is_mean_minus_log_d_of_codes():
     critic = _critic()
     z = _z()
     term = AdversarialGeneratorTerm(terms.AdversarialGenerator(), "adversarial", _context())
-    value = term({"z": z}, SimpleNamespace(critic=critic))
+    value = term(z, critic)
     with torch.no_grad():
         judged = [critic(z[i, j : j + 1]).item() for i in range(2) for j in range(3)]
     assert abs(value.item() - sum(-math.log(p) for p in judged) / 6) < 1e-12
@@ -83,7 +83,7 @@ def test_critic_term_is_bce_on_prior_samples_and_codes():
     prior = _FixedPrior(z_prior)
     model = SimpleNamespace(critic=critic, prior=lambda: prior)
     term = AdversarialCriticTerm(terms.AdversarialCritic(), "critic_bce", _context())
-    value = term({"z": z}, model)
+    value = term(z, critic, model.prior)
     assert prior.calls == [(6, z.device, torch.float64)]  # one prior sample per code
     with torch.no_grad():
         real = [critic(z_prior[i : i + 1]).item() for i in range(6)]

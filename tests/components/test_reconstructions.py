@@ -71,13 +71,13 @@ def test_term_averages_over_batch_and_samples(likelihood):
     term = _term(likelihood, 0.5)
     by_hand = (_gaussian_by_hand if likelihood == "gaussian" else _bernoulli_by_hand)(x, x_hat, 0.5)
     expected = sum(sum(row) for row in by_hand.tolist()) / (5 * 6)
-    value = term({"x": x, "x_hat": x_hat}, None)
+    value = term(x, x_hat)
     assert value.shape == ()
     assert value.item() == pytest.approx(expected, rel=1e-12)
 
 
 def test_single_sample_equals_the_batch_mean():
     x, x_hat = _data(k=1, b=4, seed=3)
-    value = _term("gaussian", 1.0)({"x": x, "x_hat": x_hat}, None)
+    value = _term("gaussian", 1.0)(x, x_hat)
     expected = ((x_hat[0] - x) ** 2).flatten(1).sum(1).mean()
     torch.testing.assert_close(value, expected, rtol=1e-12, atol=1e-12)

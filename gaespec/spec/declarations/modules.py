@@ -34,6 +34,10 @@ class VQCodebook(Declaration):
     def outputs(self) -> tuple[str, ...]:
         return (self.output,)
 
+    def writes(self, name: str) -> tuple[str, ...]:
+        # the codewords chosen and their indices, for the VQ terms and for inspection
+        return (self.output, f"{name}.codes", f"{name}.indices")
+
 
 @declare("module")
 class MLPDiscriminator(Declaration):

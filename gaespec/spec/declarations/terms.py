@@ -114,10 +114,13 @@ class CodebookLoss(Declaration):
     summary: ClassVar[str] = "VQ codebook loss ‖sg(z_e) − e‖², summed over dims, batch mean"
 
     def reads(self, modules):
-        return (Read(_input_of(modules, self.codebook), "codebook", detached=True),)
+        return (
+            Read(_input_of(modules, self.codebook), "codebook", detached=True),
+            Read(f"{self.codebook}.codes", "codebook"),
+        )
 
     def uses(self, modules):
-        return (Read(self.codebook, "codebook", expects="codebook"),)
+        return (Read(self.codebook, "codebook", expects="codebook", argument=False),)
 
 
 @declare("term")
@@ -129,10 +132,13 @@ class CommitmentLoss(Declaration):
     summary: ClassVar[str] = "VQ commitment loss ‖z_e − sg(e)‖², summed over dims, batch mean"
 
     def reads(self, modules):
-        return (Read(_input_of(modules, self.codebook), "codebook"),)
+        return (
+            Read(_input_of(modules, self.codebook), "codebook"),
+            Read(f"{self.codebook}.codes", "codebook", detached=True),
+        )
 
     def uses(self, modules):
-        return (Read(self.codebook, "codebook", detached=True, expects="codebook"),)
+        return (Read(self.codebook, "codebook", detached=True, expects="codebook", argument=False),)
 
 
 @declare("term")

@@ -1,0 +1,84 @@
+"""The program of a model: calls of its modules and of built-in ops, in the order lowering fixed.
+
+As torch.fx's Graph: each call names a callee, the tensors it reads and the tensors it writes.
+Modules (which own parameters) are apart from the calls to them, so one module may be called on
+several tensors with one set of weights. The composed model runs the calls with a short
+interpreter (gaespec.compose); `encode`, `decode` and `sample` run slices of the same program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gaespec.errors import GraphError
+
+# what the parts of the program are to the model's methods, by role: the tensor each role is
+ROLES = ("data", "features", "posterior", "code", "reconstruction")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One step of the program.
+
+    Attributes:
+        callee: the module it calls (an attribute of the model), or a built-in op (`builtin`).
+        reads: the tensors passed to it, in order; `modules`: modules passed after them (a
+            term that calls a critic), so their weights stay in one place.
+        writes: the tensors it returns (one value, or a tuple of as many).
+        folded: the reads carry K samples first, (k b ...), folded into the batch around a call
+            to a net that takes (n ...).
+        term: the call computes a loss term (a batch mean) named by its one write.
+    """
+
+    callee: str
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    modules: tuple[str, ...] = ()
+    builtin: bool = False
+    folded: bool = False
+    term: bool = False
+
+
+@dataclass(frozen=True)
+class Program:
+    """Calls in a topological order, and the tensor of each role of `ROLES`.
+
+    Attributes:
+        samples: K, the number of posterior samples per input that the sampling op draws.
+    """
+
+    calls: tuple[Call, ...]
+    roles: dict[str, str]
+    samples: int = 1
+    _writers: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        writers: dict[str, int] = {}
+        for i, call in enumerate(self.calls):
+            for name in call.writes:
+                if name in writers:
+                    raise GraphError(f"internal: tensor '{name}' is written twice")
+                writers[name] = i
+        object.__setattr__(self, "_writers", writers)
+
+    def __getitem__(self, role: str) -> str:
+        return self.roles[role]
+
+    @property
+    def terms(self) -> tuple[Call, ...]:
+        """The calls that compute loss terms, in run order."""
+        return tuple(c for c in self.calls if c.term)
+
+    def slice(self, given: tuple[str, ...], wanted: tuple[str, ...]) -> tuple[Call, ...]:
+        """The calls, in run order, that compute `wanted` from `given` (and nothing else)."""
+        needed: set[int] = set()
+        todo = [w for w in wanted if w not in given]
+        while todo:
+            name = todo.pop()
+            if name not in self._writers:
+                raise GraphError(f"internal: no call writes '{name}' from {given}")
+            i = self._writers[name]
+            if i not in needed:
+                needed.add(i)
+                todo += [r for r in self.calls[i].reads if r not in given]
+        return tuple(self.calls[i] for i in sorted(needed))
