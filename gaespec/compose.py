@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from os import PathLike
-from types import SimpleNamespace
 
 import torch
 from einops import rearrange
@@ -19,7 +18,7 @@ from torch import nn
 
 from gaespec import nets
 from gaespec.components.ops import builtin_op
-from gaespec.components.registry import implementation
+from gaespec.components.wiring import Wiring
 from gaespec.errors import GraphError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
@@ -67,7 +66,6 @@ class ComposedModel(nn.Module):
         spec = graph.spec
         self.graph = graph
         self.samples = graph.program.samples
-        d = spec.latent.dim
         self.encoder = (
             encoder
             if encoder is not None
@@ -79,12 +77,9 @@ class ComposedModel(nn.Module):
                 key="encoder.arch",
             )
         )
-        features = self._features(spec, custom=encoder is not None)
-        self.posterior = implementation("posterior", spec.latent.posterior.kind)(features, d)
-        self.prior = implementation("prior", spec.prior.kind)(d)
-        for name, decl in spec.modules.items():
-            width = graph.shapes[decl.input][0]
-            self.add_module(name, implementation("module", decl.kind)(decl, name, width))
+        wiring = Wiring(graph, self._features(spec, custom=encoder is not None))
+        for name, made in wiring.modules().items():
+            self.add_module(name, made.make())
         code = graph.shapes[spec.decoder.input]
         code = code[0] if code is not None else spec.latent.dim
         self.decoder = (
@@ -100,12 +95,7 @@ class ComposedModel(nn.Module):
             )
         )
         self._check_decoder(spec, code, custom=decoder is not None)
-        built: dict[str, object] = {}
-        context = SimpleNamespace(spec=spec, terms=built)
-        for name in self._term_order():  # a term is built after the terms it refers to
-            decl = spec.terms[name]
-            built[name] = implementation("term", decl.kind)(decl, name, context)
-        self.terms = {name: built[name] for name in spec.terms}
+        self.terms = {name: made.make() for name, made in wiring.terms().items()}
 
     def _features(self, spec: Spec, custom: bool) -> int:
         known = None if custom else self.graph.shapes.get(self.graph.program["features"])
@@ -130,12 +120,6 @@ class ComposedModel(nn.Module):
                 f"{'×'.join(map(str, spec.input.shape))}), but it gave shape {tuple(out.shape)}",
                 "decoder.arch",
             )
-
-    def _term_order(self) -> list[str]:
-        import networkx as nx
-
-        g = self.graph.graph
-        return [g.nodes[n]["name"] for n in nx.topological_sort(g) if g.nodes[n]["role"] == "term"]
 
     # -- the program --------------------------------------------------------------------------
 

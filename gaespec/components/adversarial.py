@@ -14,13 +14,17 @@ from torch import nn
 from gaespec.components.registry import implements
 
 
-@implements("module", "mlp_discriminator")
+def _critic_arguments(decl, wiring) -> dict:
+    return {"dim": wiring.width(decl.input), "hidden": tuple(decl.hidden)}
+
+
+@implements("module", "mlp_discriminator", _critic_arguments)
 class MLPDiscriminator(nn.Module):
     """Linear+ReLU per hidden width, then Linear(→1) and a sigmoid; (n d) → (n)."""
 
-    def __init__(self, decl, name: str, dim: int):
+    def __init__(self, dim: int, hidden: tuple[int, ...]):
         super().__init__()
-        widths = (dim, *decl.hidden)
+        widths = (dim, *hidden)
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.ReLU()]
@@ -35,13 +39,8 @@ def _flat(z: torch.Tensor) -> torch.Tensor:
     return rearrange(z, "k b d -> (k b) d")
 
 
-class _CriticTerm:
-    def __init__(self, decl, name: str, context):
-        self.name = name
-
-
 @implements("term", "adversarial_generator")
-class AdversarialGeneratorTerm(_CriticTerm):
+class AdversarialGeneratorTerm:
     """BCE(D(z), 1): small when the critic takes the codes for prior samples."""
 
     def __call__(self, z: torch.Tensor, critic: nn.Module) -> torch.Tensor:
@@ -50,7 +49,7 @@ class AdversarialGeneratorTerm(_CriticTerm):
 
 
 @implements("term", "adversarial_critic")
-class AdversarialCriticTerm(_CriticTerm):
+class AdversarialCriticTerm:
     """BCE(D(z_p), 1) + BCE(D(sg(z)), 0) with z_p ~ p(z), one prior sample per code."""
 
     def __call__(self, z: torch.Tensor, critic: nn.Module, prior: nn.Module) -> torch.Tensor:

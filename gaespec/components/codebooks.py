@@ -13,16 +13,19 @@ from torch import nn
 from gaespec.components.registry import implements
 
 
-@implements("module", "vq_codebook")
+def _codebook_arguments(decl, wiring) -> dict:
+    return {"dim": wiring.width(decl.input), "num_embeddings": decl.num_embeddings}
+
+
+@implements("module", "vq_codebook", _codebook_arguments)
 class VQCodebook(nn.Module):
     """K codewords of size d: z_e (k b d) → z_q (straight-through), codes e and their indices."""
 
-    def __init__(self, decl, name: str, dim: int):
+    def __init__(self, dim: int, num_embeddings: int):
         super().__init__()
-        k = decl.num_embeddings
-        self.embeddings = nn.Embedding(k, dim)
+        self.embeddings = nn.Embedding(num_embeddings, dim)
         # the initialisation of Pythae's (sonnet-style) quantiser
-        nn.init.uniform_(self.embeddings.weight, -1 / k, 1 / k)
+        nn.init.uniform_(self.embeddings.weight, -1 / num_embeddings, 1 / num_embeddings)
 
     def quantize(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Nearest codeword by squared distance: z_e (n d) → codes e (n d), indices (n)."""
@@ -44,13 +47,8 @@ class VQCodebook(nn.Module):
         return z_e + (codes - z_e).detach(), codes, rearrange(indices, "(k b) -> k b", k=k)
 
 
-class _VQTerm:
-    def __init__(self, decl, name: str, context):
-        self.name = name
-
-
 @implements("term", "codebook_loss")
-class CodebookLossTerm(_VQTerm):
+class CodebookLossTerm:
     """‖sg(z_e) − e‖², summed over latent dims, averaged over the batch (and samples)."""
 
     def __call__(self, z_e: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
@@ -58,7 +56,7 @@ class CodebookLossTerm(_VQTerm):
 
 
 @implements("term", "commitment_loss")
-class CommitmentLossTerm(_VQTerm):
+class CommitmentLossTerm:
     """‖z_e − sg(e)‖², summed over latent dims, averaged over the batch (and samples)."""
 
     def __call__(self, z_e: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:

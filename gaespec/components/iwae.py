@@ -9,17 +9,21 @@ import torch
 from gaespec.components.registry import implements
 
 
-@implements("term", "iwae_bound")
+def _bound_arguments(decl, wiring) -> dict:
+    return {"reconstruction": wiring.term(decl.reconstruction)}
+
+
+@implements("term", "iwae_bound", _bound_arguments)
 class IWAEBoundTerm:
     """−log (1/K) Σ_k exp(log p(x|z_k) + log p(z_k) − log q(z_k|x)), averaged over the batch.
 
-    log p(x|z) is −(the named reconstruction term), so the scale of that term carries over.
-    Its gradient is the IWAE estimator: the softmax-weighted sum of the per-sample gradients.
+    log p(x|z) is −(a reconstruction term, made as the spec's named one), so the scale of that
+    term carries over. Its gradient is the IWAE estimator: the softmax-weighted sum of the
+    per-sample gradients.
     """
 
-    def __init__(self, decl, name: str, context):
-        self.name = name
-        self.reconstruction = context.terms[decl.reconstruction]
+    def __init__(self, reconstruction):
+        self.reconstruction = reconstruction
 
     def log_weights(self, x, x_hat, q, z, prior) -> torch.Tensor:
         """log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x), shape (k b)."""

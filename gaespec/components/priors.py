@@ -10,15 +10,19 @@ from gaespec.components.distributions import StandardNormalDistribution
 from gaespec.components.registry import implements
 
 
-@implements("prior", "standard_normal")
+def _prior_arguments(decl, wiring) -> dict:
+    return {"latent_dim": wiring.spec.latent.dim}
+
+
+@implements("prior", "standard_normal", _prior_arguments)
 class StandardNormalPrior(nn.Module):
     """p(z) = N(0, I); no parameters."""
 
     distribution: ClassVar[type] = StandardNormalDistribution
 
-    def __init__(self, dim: int):
+    def __init__(self, latent_dim: int):
         super().__init__()
-        self.dim = dim
+        self.latent_dim = latent_dim
 
     def forward(self) -> StandardNormalDistribution:
-        return StandardNormalDistribution(self.dim)
+        return StandardNormalDistribution(self.latent_dim)

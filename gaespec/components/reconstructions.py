@@ -9,14 +9,17 @@ from einops import reduce
 from gaespec.components.registry import implements
 
 
-@implements("term", "reconstruction")
+def _reconstruction_arguments(decl, wiring) -> dict:
+    return {"likelihood": decl.likelihood, "scale": decl.scale}
+
+
+@implements("term", "reconstruction", _reconstruction_arguments)
 class ReconstructionTerm:
     """scale·Σ(x − x̂)² (gaussian) or scale·Σ BCE(x̂, x) (bernoulli, x̂ are probabilities)."""
 
-    def __init__(self, decl, name: str, context):
-        self.name = name
-        self.likelihood = decl.likelihood
-        self.scale = decl.scale
+    def __init__(self, likelihood: str, scale: float):
+        self.likelihood = likelihood
+        self.scale = scale
 
     def per_sample(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         """The term for each of the K samples of each input: x (b ...), x_hat (k b ...) → (k b)."""

@@ -1,23 +1,86 @@
-"""The implementation registry: the torch class of every declared kind, by role and kind."""
+"""The implementation registry: the torch class of every declared kind, by role and kind, and
+how a declaration becomes its constructor's arguments.
+
+An implementation is a self-contained class (it imports only torch, einops and the standard
+library, and names only other definitions of gaespec.components), built from plain arguments, so
+that the composed model makes it and the code generator can copy its source into a standalone
+file: each kind's torch code is written once. The wiring that turns a declaration into those
+arguments stays here, outside the class.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from gaespec.errors import SpecError
 from gaespec.registry import Registry
 from gaespec.spec.vocabulary import ROLES
 
-IMPLEMENTATIONS: dict[str, Registry[type]] = {
+
+@dataclass(frozen=True)
+class Construct:
+    """A component to make: its class and its constructor's keyword arguments. An argument is a
+    number, a string, a tuple, another Construct, or a function of gaespec.components."""
+
+    cls: type
+    arguments: dict[str, Any]
+
+    def make(self) -> Any:
+        """The component itself."""
+        return self.cls(**{k: _made(v) for k, v in self.arguments.items()})
+
+
+def _made(value: Any) -> Any:
+    if isinstance(value, Construct):
+        return value.make()
+    if isinstance(value, tuple):
+        return tuple(_made(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A registered implementation: the class, and `arguments(decl, wiring)` giving its
+    constructor's arguments (the wiring says what the rest of the model fixes: widths, terms)."""
+
+    cls: type
+    arguments: Callable[[Any, Any], dict[str, Any]]
+
+
+IMPLEMENTATIONS: dict[str, Registry[Kind]] = {
     role: Registry(f"{role} implementation", SpecError) for role in ROLES
 }
 
 
-def implements(role: str, kind: str):
-    """Class decorator: the torch implementation of declaration `kind` for `role`."""
-    return IMPLEMENTATIONS[role].register(kind)
+def _no_arguments(decl, wiring) -> dict[str, Any]:
+    return {}
+
+
+def implements(role: str, kind: str, arguments: Callable = _no_arguments):
+    """Class decorator: the torch implementation of declaration `kind` for `role`, made with
+    the keyword arguments `arguments(decl, wiring)` returns."""
+
+    def add(cls: type) -> type:
+        IMPLEMENTATIONS[role].register(kind)(Kind(cls, arguments))
+        return cls
+
+    return add
+
+
+def _registered(role: str, kind: str) -> Kind:
+    import gaespec.components  # noqa: F401  (registers every implementation)
+
+    return IMPLEMENTATIONS[role].get(kind)
 
 
 def implementation(role: str, kind: str) -> type:
     """The class implementing `kind` (importing every component module first)."""
-    import gaespec.components  # noqa: F401  (registers every implementation)
+    return _registered(role, kind).cls
 
-    return IMPLEMENTATIONS[role].get(kind)
+
+def construct(role: str, kind: str, decl: Any, wiring: Any) -> Construct:
+    """What to make for a declaration of `kind`: its class and constructor arguments."""
+    registered = _registered(role, kind)
+    return Construct(registered.cls, registered.arguments(decl, wiring))

@@ -14,19 +14,13 @@ from gaespec.components.adversarial import (
     MLPDiscriminator,
 )
 from gaespec.components.distributions import StandardNormalDistribution
-from gaespec.spec.declarations import modules, terms
 
 D = 4
 
 
 def _critic(seed: int = 0, hidden=(256,)) -> MLPDiscriminator:
     torch.manual_seed(seed)
-    return MLPDiscriminator(modules.MLPDiscriminator(hidden=hidden), "critic", D).double()
-
-
-def _context():
-    decl = modules.MLPDiscriminator()
-    return SimpleNamespace(spec=SimpleNamespace(modules={"critic": decl}), terms={})
+    return MLPDiscriminator(D, hidden).double()
 
 
 class _FixedPrior:
@@ -69,7 +63,7 @@ def test_critic_is_relu_mlp_then_sigmoid():
 def test_generator_term_is_mean_minus_log_d_of_codes():
     critic = _critic()
     z = _z()
-    term = AdversarialGeneratorTerm(terms.AdversarialGenerator(), "adversarial", _context())
+    term = AdversarialGeneratorTerm()
     value = term(z, critic)
     with torch.no_grad():
         judged = [critic(z[i, j : j + 1]).item() for i in range(2) for j in range(3)]
@@ -82,7 +76,7 @@ def test_critic_term_is_bce_on_prior_samples_and_codes():
     z_prior = torch.randn(6, D, dtype=torch.float64) * 2
     prior = _FixedPrior(z_prior)
     model = SimpleNamespace(critic=critic, prior=lambda: prior)
-    term = AdversarialCriticTerm(terms.AdversarialCritic(), "critic_bce", _context())
+    term = AdversarialCriticTerm()
     value = term(z, critic, model.prior)
     assert prior.calls == [(6, z.device, torch.float64)]  # one prior sample per code
     with torch.no_grad():

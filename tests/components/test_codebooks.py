@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import torch
 
 from gaespec.components.codebooks import CodebookLossTerm, CommitmentLossTerm, VQCodebook
-from gaespec.spec.declarations import modules, terms
 
 K, D = 8, 3
 
 
 def _codebook(seed: int = 0, num_embeddings: int = K) -> VQCodebook:
     torch.manual_seed(seed)
-    return VQCodebook(modules.VQCodebook(num_embeddings=num_embeddings), "codebook", D)
-
-
-def _context(codebook: VQCodebook):
-    decl = modules.VQCodebook(num_embeddings=codebook.embeddings.num_embeddings)
-    return SimpleNamespace(spec=SimpleNamespace(modules={"codebook": decl}), terms={})
+    return VQCodebook(D, num_embeddings)
 
 
 def _z_e(k: int = 2, b: int = 5, seed: int = 1) -> torch.Tensor:
@@ -100,11 +92,10 @@ def test_straight_through_gradient_is_the_identity():
 
 
 def _terms_and_values(codebook: VQCodebook, z_e: torch.Tensor):
-    context = _context(codebook)
     _, codes, indices = codebook(z_e)
     t = {"z": z_e, "codebook.codes": codes, "codebook.indices": indices}
-    codebook_loss = CodebookLossTerm(terms.CodebookLoss(), "codebook_loss", context)
-    commitment = CommitmentLossTerm(terms.CommitmentLoss(), "commitment", context)
+    codebook_loss = CodebookLossTerm()
+    commitment = CommitmentLossTerm()
     return t, codebook_loss, commitment
 
 

@@ -10,13 +10,15 @@ import torch
 from torch.distributions import Independent, Normal
 from torch.distributions import kl_divergence as torch_kl
 
-from gaespec.components import divergences
 from gaespec.components.distributions import (
     DiagGaussian,
-    PointMass,
     StandardNormalDistribution,
 )
-from gaespec.components.divergences import KLTerm, kl_divergence, register_kl
+from gaespec.components.divergences import (
+    ANALYTIC_KL,
+    KLTerm,
+    kl_diag_gaussian_standard_normal,
+)
 from gaespec.errors import SpecError
 
 
@@ -35,7 +37,7 @@ def _torch_pair(q: DiagGaussian):
 
 def test_analytic_kl_matches_torch_distributions():
     q = _random_gaussian(b=64, d=7)
-    ours = kl_divergence(q, StandardNormalDistribution(7))
+    ours = kl_diag_gaussian_standard_normal(q, StandardNormalDistribution(7))
     expected = torch_kl(*_torch_pair(q))
     assert ours.shape == (64,)
     torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-12)
@@ -43,7 +45,7 @@ def test_analytic_kl_matches_torch_distributions():
 
 def test_analytic_kl_is_zero_at_the_prior():
     q = DiagGaussian(torch.zeros(3, 5, dtype=torch.float64), torch.zeros(3, 5, dtype=torch.float64))
-    kl = kl_divergence(q, StandardNormalDistribution(5))
+    kl = kl_diag_gaussian_standard_normal(q, StandardNormalDistribution(5))
     # the KL takes exp(log_var): no CPU promises exp(0) == 1 in its vectorised exp
     torch.testing.assert_close(kl, torch.zeros(3).double(), rtol=0, atol=1e-12)
 
@@ -54,7 +56,7 @@ def test_analytic_kl_agrees_with_a_monte_carlo_estimate():
     torch.manual_seed(0)
     z = q_ref.sample((200_000,))  # (n b d)
     estimate = (q_ref.log_prob(z) - p_ref.log_prob(z)).mean(0)
-    analytic = kl_divergence(q, StandardNormalDistribution(3))
+    analytic = kl_diag_gaussian_standard_normal(q, StandardNormalDistribution(3))
     torch.testing.assert_close(estimate, analytic, rtol=0.03, atol=0.03)
 
 
@@ -67,29 +69,10 @@ def test_kl_term_is_the_batch_mean(tiny_model):
     torch.testing.assert_close(term(q, model.prior), expected, rtol=1e-12, atol=1e-12)
 
 
-def test_registering_a_pair_twice_raises(monkeypatch):
-    monkeypatch.setattr(divergences, "_KL", dict(divergences._KL))
-
-    class Q:
-        pass
-
-    class P:
-        pass
-
-    register_kl(Q, P)(lambda q, p: torch.zeros(1))
-    with pytest.raises(ValueError, match=r"KL\(Q ‖ P\) is registered twice"):
-        register_kl(Q, P)(lambda q, p: torch.ones(1))
-    with pytest.raises(ValueError, match="registered twice"):
-        register_kl(DiagGaussian, StandardNormalDistribution)(lambda q, p: None)
-
-
-def test_an_unknown_pair_is_a_spec_error():
-    with pytest.raises(SpecError) as err:
-        kl_divergence(PointMass(torch.zeros(2, 3)), StandardNormalDistribution(3))
-    assert str(err.value) == (
-        "terms: no analytic KL between PointMass and StandardNormalDistribution; "
-        "fix: use a posterior and prior with a closed-form KL (diag_gaussian, standard_normal)"
-    )
+def test_the_kl_term_takes_the_closed_form_of_its_pair(tiny_model):
+    term = tiny_model("vae").terms["kl"]
+    assert term.divergence is ANALYTIC_KL[("diag_gaussian", "standard_normal")]
+    assert term.divergence is kl_diag_gaussian_standard_normal
 
 
 def test_a_kl_without_closed_form_fails_at_validation(tiny_model):

@@ -8,11 +8,10 @@ import pytest
 import torch
 
 from gaespec.components.reconstructions import ReconstructionTerm
-from gaespec.spec.declarations.terms import Reconstruction
 
 
 def _term(likelihood: str, scale: float) -> ReconstructionTerm:
-    return ReconstructionTerm(Reconstruction(likelihood=likelihood, scale=scale), "recon", None)
+    return ReconstructionTerm(likelihood, scale)
 
 
 def _data(k: int = 3, b: int = 4, shape=(2, 3, 3), seed: int = 0):
