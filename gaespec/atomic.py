@@ -5,9 +5,10 @@ A run killed at any moment leaves either the old file or the new one, never half
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 TEMPORARY = ".tmp"  # the suffix of a file being written; a killed writer leaves it behind
@@ -45,10 +46,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files that writers killed mid-write left in `folder`; call it only
-    when no other process writes there. Returns what it deleted."""
-    stale = [p for p in Path(folder).glob(f".*{TEMPORARY}") if p.is_file()]
+def remove_temporaries(folder: str | os.PathLike, names: Iterable[str]) -> list[Path]:
+    """Delete the temporary files that writers of `names` (files in `folder`) left when they were
+    killed mid-write; call it only when no other process writes those files. Returns what it
+    deleted."""
+    stale = [
+        p
+        for name in names
+        for p in Path(folder).glob(f".{glob.escape(name)}.*{TEMPORARY}")
+        if p.is_file()
+    ]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale

@@ -16,6 +16,8 @@ METRICS = "metrics.jsonl"  # one line per epoch: every term and total, train and
 MODEL = "model.safetensors"  # the weights that scored best on the validation split
 LAST = "last.safetensors"  # the whole training state after the last finished epoch
 COUNTERS = ("epoch", "step")  # where a saved model was in training
+# what a training run writes (and so may leave half-written when killed)
+WRITTEN_BY_TRAINING = (SPEC, TRAINING, ENVIRONMENT, METRICS, MODEL, LAST)
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 
@@ -90,7 +92,7 @@ def read_metrics(path: Path) -> list[dict]:
     ]
 
 
-def _counter(value, name: str, path: Path) -> int:
+def counter(value, name: str, path: Path) -> int:
     """A saved epoch or step count: a whole number, 0 or more."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
@@ -111,7 +113,7 @@ def _best(path: Path) -> tuple[dict, tuple[int, int]]:
         raise RunError(f"'{path / MODEL}' is not a readable safetensors file: {error}") from None
     texts = {name: metadata.get(name, "0") for name in COUNTERS}  # safetensors metadata is text
     counters = {n: int(t) if t.isascii() and t.isdigit() else t for n, t in texts.items()}
-    return weights, tuple(_counter(counters[n], n, path / MODEL) for n in COUNTERS)
+    return weights, tuple(counter(counters[n], n, path / MODEL) for n in COUNTERS)
 
 
 def _last(path: Path) -> tuple[dict, tuple[int, int]]:
@@ -129,7 +131,7 @@ def _last(path: Path) -> tuple[dict, tuple[int, int]]:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
     ):
         raise RunError(f"'{path / LAST}' is damaged: its model weights are not named tensors")
-    return weights, tuple(_counter(state[n], n, path / LAST) for n in COUNTERS)
+    return weights, tuple(counter(state[n], n, path / LAST) for n in COUNTERS)
 
 
 def _check_training(path: Path, training: dict) -> None:

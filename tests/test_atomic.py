@@ -37,3 +37,15 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_remove_temporaries_takes_only_the_named_files_leftovers(tmp_path):
+    from gaespec.atomic import remove_temporaries
+
+    ours = tmp_path / ".last.safetensors.a1b2.tmp"
+    theirs = tmp_path / ".eval-test-best.json.c3d4.tmp"  # another writer's, maybe still going
+    kept = tmp_path / "last.safetensors"
+    for path in (ours, theirs, kept):
+        path.write_text("x")
+    assert remove_temporaries(tmp_path, ["last.safetensors", "model.safetensors"]) == [ours]
+    assert not ours.exists() and theirs.exists() and kept.exists()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from checks import nodes, one_line
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from safetensors import safe_open
@@ -57,12 +58,6 @@ def copies(pristine, tmp_path_factory):
         return Path(shutil.copytree(pristine, tmp_path_factory.mktemp("damaged") / "run"))
 
     return copy
-
-
-def one_line(error: GaespecError) -> str:
-    text = str(error)
-    assert len(text.splitlines()) == 1, repr(text)
-    return text
 
 
 def names_the_file(error: BaseException, run: Path, name: str) -> GaespecError:
@@ -350,19 +345,6 @@ def test_best_metadata_of_any_text_loads_or_is_refused(copies, epoch, step):
         assert (model.run.epoch, model.run.step) == (int(epoch), int(step))
 
 
-def _nodes(value, at=()):
-    yield at, value
-    items = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, item in items:
-        yield from _nodes(item, (*at, key))
-
-
 @settings(max_examples=100)
 @given(st.data())
 def test_a_mutated_training_state_loads_or_is_refused(copies, data):
@@ -370,7 +352,7 @@ def test_a_mutated_training_state_loads_or_is_refused(copies, data):
     with safe_open(str(run / LAST), framework="pt") as f:
         skeleton = json.loads(f.metadata()["gaespec_state"])
     for _ in range(data.draw(st.integers(1, 3))):
-        at = data.draw(st.sampled_from([at for at, _ in _nodes(skeleton) if len(at) <= 3]))
+        at = data.draw(st.sampled_from([at for at, _ in nodes(skeleton) if len(at) <= 3]))
         new = data.draw(
             st.one_of(json_values, st.just({"__tensor__": "nope"}), st.just({"__dict__": 5}))
         )

@@ -234,7 +234,12 @@ def train(
                 fix="give the same spec and --set values, or another --out",
             )
         try:
-            trainer.load_state_dict(load_state(last))
+            state = load_state(last)
+            for counter in ("epoch", "step"):
+                layout.counter(state[counter], counter, last)
+            if not isinstance(state["best"], (int, float)) or isinstance(state["best"], bool):
+                raise RunError(f"'{last}' is damaged: its best is {state['best']!r}, not a number")
+            trainer.load_state_dict(state)
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as error:
             raise RunError(
                 f"cannot resume: '{last}' is damaged or holds another model's state "
@@ -242,7 +247,11 @@ def train(
                 fix="start the run again with another --out",
             ) from None
         log(f"resuming {out} after epoch {trainer.epoch} (step {trainer.step})")
-        environment = layout.read_json(out / layout.ENVIRONMENT)
+        try:
+            environment = layout.read_json(out / layout.ENVIRONMENT)
+        except RunError as error:  # it only informs: say so, and go on
+            environment = {}
+            log(f"note: cannot compare this environment with the run's start: {error}")
         changes = _environment_changes(environment, _environment(settings.seed, device))
         if changes:
             shown = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changes.items())
@@ -255,7 +264,8 @@ def train(
     metrics = _read_metrics(out / layout.METRICS, trainer.epoch) if resume else []
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        remove_temporaries(out)  # what a run killed in this folder was writing when it died
+        # what a run killed in this folder was writing when it died
+        remove_temporaries(out, layout.WRITTEN_BY_TRAINING)
         atomic_write_text(out / layout.SPEC, resolved_toml(spec))
         atomic_write_text(
             out / layout.TRAINING,
@@ -320,5 +330,7 @@ def train(
             if trainer.epoch
             else "no epoch had finished, so nothing was saved"
         )
-        raise TrainingError(f"{error.message}; {kept}", fix=error.fix) from None
+        raise TrainingError(
+            f"{error.message}; {kept}", file=error.file, key=error.key, fix=error.fix
+        ) from None
     return Run(out, trainer.model, metrics, splits, main)

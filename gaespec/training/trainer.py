@@ -137,6 +137,26 @@ class Trainer:
             fix="lower the learning rate, or check the data's range",
         )
 
+    def _check_state_finite(self) -> None:
+        """Stop when a weight or an optimiser's state (Adam's moments, say) is no longer finite,
+        before anything of it is saved: an overflow there stalls training without a NaN loss."""
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        for name, p in self.model.named_parameters():
+            if not torch.isfinite(p).all():
+                raise TrainingError(
+                    f"weight '{name}' is not finite after step {self.step}",
+                    fix="lower the learning rate, or check the data's range",
+                )
+        for objective, optimizer in self.optimizers.items():
+            for p, state in optimizer.state.items():
+                for key, value in state.items():
+                    if torch.is_tensor(value) and not torch.isfinite(value).all():
+                        raise TrainingError(
+                            f"the optimiser of objective '{objective}' holds a non-finite "
+                            f"'{key}' for weight '{names.get(id(p), '?')}' after step {self.step}",
+                            fix="lower the learning rate, or check the data's range",
+                        )
+
     def train_step(self, x: torch.Tensor):
         """One optimiser step of every objective on batch x; each backward reaches only its own
         parameter group, then every optimiser steps. Returns the model's output."""
@@ -207,6 +227,7 @@ class Trainer:
         for _ in range(self.epoch, epochs):
             started = time.perf_counter()
             train = self.train_epoch()
+            self._check_state_finite()
             validation = self.evaluate(self.data.validation)
             for name, scheduler in self.schedulers.items():
                 if scheduler is None or self._interval(name) != "epoch":

@@ -14,6 +14,7 @@ from os import path as os_path
 from pathlib import Path
 
 import pytest
+from checks import nodes, one_line, toml_string
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -43,21 +44,9 @@ ROOT_RULE = ("a spec needs [objective]", "give either [objective] or [[objective
 # ---- writing TOML that holds any value tomllib can give -------------------------------------
 
 
-def _string(text: str) -> str:
-    out = []
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char.isprintable() and char != "\x7f":
-            out.append(char)
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    return '"' + "".join(out) + '"'
-
-
 def _key(name: str) -> str:
     bare = name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
-    return name if bare else _string(name)
+    return name if bare else toml_string(name)
 
 
 def _inline(value) -> str:
@@ -70,7 +59,7 @@ def _inline(value) -> str:
             return "nan"
         return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, str):
-        return _string(value)
+        return toml_string(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, list):
@@ -117,20 +106,6 @@ values = st.recursive(
 )
 
 
-def _nodes(data, at=()):
-    """Every (path, value) in nested tables and arrays, the root first."""
-    yield at, data
-    items = (
-        data.items()
-        if isinstance(data, dict)
-        else enumerate(data)
-        if isinstance(data, list)
-        else ()
-    )
-    for key, value in items:
-        yield from _nodes(value, (*at, key))
-
-
 def _parent(data, path):
     for part in path[:-1]:
         data = data[part]
@@ -143,7 +118,7 @@ def mutated_specs(draw):
     name = draw(st.sampled_from(sorted(RAW)))
     data = copy.deepcopy(RAW[name])
     for _ in range(draw(st.integers(1, 3))):
-        path, node = draw(st.sampled_from(list(_nodes(data))))
+        path, node = draw(st.sampled_from(list(nodes(data))))
         op = draw(
             st.sampled_from(
                 ["delete", "replace", "add", "flip", "rename", "kind", "transplant"]
@@ -155,7 +130,7 @@ def mutated_specs(draw):
             node[draw(keys)] = draw(values)
         elif op == "transplant":  # a piece of another spec, anywhere
             other = RAW[draw(st.sampled_from(sorted(RAW)))]
-            piece = copy.deepcopy(draw(st.sampled_from(list(_nodes(other))))[1])
+            piece = copy.deepcopy(draw(st.sampled_from(list(nodes(other))))[1])
             if isinstance(node, dict):
                 node[draw(keys)] = piece
             elif path:
@@ -182,12 +157,6 @@ def mutated_specs(draw):
 
 
 # ---- the properties -------------------------------------------------------------------------
-
-
-def one_line(error: GaespecError) -> str:
-    text = str(error)
-    assert len(text.splitlines()) == 1, repr(text)
-    return text
 
 
 def check_error(error: BaseException, files: set[str]) -> None:

@@ -8,6 +8,7 @@ import json
 
 import pytest
 import torch
+from checks import one_line, toml_string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,20 +27,15 @@ CALLEES = (
     *("sin", "Linear", "eval"),  # not in the language
 )
 NUMBER_ENV = {"recon": 2.5, "kl": 0.25, "beta": 4.0, "gamma": -3.0}
-# float64: a number bound of min, max or clamp beyond float32's range fails in torch (see the
-# xfail below); every literal the grammar accepts fits a float64
+# float64 and float32 tensors: a number bound of min, max or clamp beyond float32's range is ±inf
+# there (test_a_bound_beyond_float32_on_a_float32_tensor)
 TENSOR_ENV = {
     "recon": torch.tensor([2.5, 0.0, -1.0], dtype=torch.float64),
     "kl": torch.tensor([0.25, 3.0, 0.0], dtype=torch.float64),
     "beta": 4.0,
     "gamma": -3.0,
 }
-
-
-def one_line(error: GaespecError) -> str:
-    text = str(error)
-    assert len(text.splitlines()) == 1, repr(text)
-    return text
+FLOAT32_ENV = {**TENSOR_ENV, "recon": TENSOR_ENV["recon"].float(), "kl": TENSOR_ENV["kl"].float()}
 
 
 def checked_parse(text: str):
@@ -107,7 +103,7 @@ def _check_tree(expr, text: str) -> None:
     assert parse_loss(to_formula(expr)) == expr
     compile(to_python(expr, lambda id: f"v[{id!r}]"), "<loss>", "eval")
     assert all(name.isidentifier() and name in text for name in free_names(expr))
-    for env in (NUMBER_ENV, TENSOR_ENV):
+    for env in (NUMBER_ENV, TENSOR_ENV, FLOAT32_ENV):
         try:
             value = evaluate(expr, env, step=7)
         except GaespecError as error:
@@ -135,25 +131,12 @@ def test_any_text_parses_or_says_where(text):
         _check_tree(expr, text)
 
 
-def _toml_string(text: str) -> str:
-    """A TOML basic string holding `text`, every non-printable character escaped."""
-    out = []
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char.isprintable() and char != "\x7f":
-            out.append(char)
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    return '"' + "".join(out) + '"'
-
-
 def _spec_text(loss: str) -> str:
     return (
         '[model]\nname = "fuzz"\n[encoder]\narch = "mlp"\n[decoder]\narch = "mlp"\n'
         "[input]\nshape = [1, 8, 8]\n[params]\nbeta = 4.0\ngamma = -3.0\n"
         '[terms]\nrecon = { kind = "reconstruction" }\nkl = { kind = "kl" }\n'
-        f"[objective]\nloss = {_toml_string(loss)}\n"
+        f"[objective]\nloss = {toml_string(loss)}\n"
     )
 
 
@@ -285,7 +268,7 @@ def test_the_spec_text_helper_round_trips():
     import tomllib
 
     text = 'a\x7f\x00"\\\u2028b'
-    assert tomllib.loads(f"v = {_toml_string(text)}")["v"] == text
+    assert tomllib.loads(f"v = {toml_string(text)}")["v"] == text
     assert json.loads(json.dumps(text)) == text
 
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from checks import assert_same_state
 from tiny import MODELS, tiny_spec
 
 import gaespec
@@ -130,22 +131,6 @@ SCHEDULED_AAE = (
 )
 
 
-def _same(a, b, at="state"):
-    """Nested states equal: tensors bit for bit (the same arithmetic redone), the rest by ==."""
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), at
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), at
-        for key in a:
-            _same(a[key], b[key], f"{at}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), at
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _same(x, y, f"{at}.{i}")
-    else:
-        assert a == b, at
-
-
 def test_resume_ends_with_the_same_state(tmp_path, digits, monkeypatch):
     """Two objectives, a per-step and a per-epoch scheduler: killed in epoch 3 and resumed, the
     run ends with the weights, optimisers, schedulers and metrics of a run never killed."""
@@ -175,7 +160,7 @@ def test_resume_ends_with_the_same_state(tmp_path, digits, monkeypatch):
     assert set(a["schedulers"]) == {"autoencoder", "critic"}
     assert a["schedulers"]["autoencoder"]["last_epoch"] == 4 * (len(digits.train) // 32 + 1)
     assert a["schedulers"]["critic"]["last_epoch"] == 4
-    _same(a, b)
+    assert_same_state(a, b)
 
     def records(folder):
         lines = (tmp_path / folder / "metrics.jsonl").read_text().splitlines()
@@ -183,7 +168,9 @@ def test_resume_ends_with_the_same_state(tmp_path, digits, monkeypatch):
 
     assert [r["epoch"] for r in records("b")] == [1, 2, 3, 4]
     assert records("b") == records("a")
-    assert records("a")[3]["lr"] == {"autoencoder": 1e-3 * 0.5**5, "critic": 1e-3 * 0.8**4}
+    assert records("a")[3]["lr"] == pytest.approx(
+        {"autoencoder": 1e-3 * 0.5**5, "critic": 1e-3 * 0.8**4}
+    )
 
 
 def test_resume_says_when_the_environment_changed(tmp_path, digits):
@@ -291,17 +278,26 @@ def test_a_non_finite_term_stops_the_run_and_keeps_the_last_good_state(
     assert torch.isfinite(model.reconstruct(digits.test.x[:4])).all()
 
 
-def test_a_non_finite_validation_saves_nothing(tmp_path, digits, monkeypatch):
+def test_non_finite_weights_at_an_epoch_end_save_nothing(tmp_path, digits, monkeypatch):
     steps = len(digits.train) // 32 + 1
     _poison_decoder_after(monkeypatch, steps)  # the last step of epoch 1
     with pytest.raises(TrainingError) as caught:
         gaespec.train(tiny_spec("vae"), data=digits, epochs=2, out=tmp_path, progress=False)
-    assert str(caught.value).startswith(
-        f"term 'recon' = nan in the evaluation after step {steps} (finite: kl = "
+    assert str(caught.value) == (
+        f"weight 'decoder.layers.0.weight' is not finite after step {steps}; no epoch had "
+        "finished, so nothing was saved; fix: lower the learning rate, or check the data's range"
     )
-    assert "no epoch had finished, so nothing was saved" in str(caught.value)
     assert not (tmp_path / "last.safetensors").exists()
     assert not (tmp_path / "model.safetensors").exists()
+
+
+def test_a_non_finite_term_in_the_evaluation_is_named(digits):
+    trainer = make_trainer(tiny_spec("vae"), digits)
+    with torch.no_grad():
+        trainer.model.decoder.layers[0].bias.fill_(float("inf"))
+    with pytest.raises(TrainingError) as caught:
+        trainer.evaluate(digits.validation)
+    assert str(caught.value).startswith("term 'recon' = nan in the evaluation after step 0")
 
 
 def test_a_non_finite_objective_of_finite_terms_is_named(digits):
@@ -369,3 +365,57 @@ def test_resume_refuses_a_damaged_training_state(tmp_path, digits):
         f"cannot resume: '{tmp_path / 'last.safetensors'}' is damaged or holds another model's "
         "state (KeyError: 'critic'); fix: start the run again with another --out"
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [
+        ("epoch", "1", "its epoch is '1', not a whole number >= 0"),
+        ("step", -3, "its step is -3, not a whole number >= 0"),
+        ("best", "x", "its best is 'x', not a number"),
+    ],
+)
+def test_resume_refuses_damaged_counters(tmp_path, digits, key, value, why):
+    from gaespec.training.state import save_state
+
+    quiet = {"data": digits, "progress": False, "log": lambda *_: None}
+    gaespec.train(tiny_spec("vae"), epochs=1, out=tmp_path, **quiet)
+    last = tmp_path / "last.safetensors"
+    state = load_state(last)
+    state[key] = value
+    save_state(last, state)
+    with pytest.raises(RunError) as caught:
+        gaespec.train(tiny_spec("vae"), epochs=2, out=tmp_path, resume=True, **quiet)
+    assert str(caught.value) == f"'{last}' is damaged: {why}"
+
+
+def test_a_non_finite_optimiser_state_stops_before_it_is_saved(tmp_path, digits, monkeypatch):
+    """Adam's second moment can overflow while the loss stays finite: the run stops, saying
+    where, and keeps the last good state."""
+    steps = len(digits.train) // 32 + 1
+    original = Trainer.train_step
+
+    def overflowing(self, x):
+        out = original(self, x)
+        if self.step == steps + 3:
+            weight = self.model.decoder.layers[0].weight
+            self.optimizers["loss"].state[weight]["exp_avg_sq"].fill_(float("inf"))
+        return out
+
+    monkeypatch.setattr(Trainer, "train_step", overflowing)
+    with pytest.raises(TrainingError) as caught:
+        gaespec.train(
+            tiny_spec("vae"),
+            data=digits,
+            epochs=3,
+            out=tmp_path,
+            progress=False,
+            log=lambda *_: None,
+        )
+    assert str(caught.value) == (
+        "the optimiser of objective 'loss' holds a non-finite 'exp_avg_sq' for weight "
+        f"'decoder.layers.0.weight' after step {2 * steps}; '{tmp_path / 'last.safetensors'}' "
+        "keeps epoch 1, the last good state; fix: lower the learning rate, or check the data's "
+        "range"
+    )
+    assert load_state(tmp_path / "last.safetensors")["epoch"] == 1
