@@ -17,7 +17,7 @@ from einops import rearrange
 from torch import nn
 
 from gaespec import nets
-from gaespec.components.ops import builtin_op
+from gaespec.components.ops import builtin_op, per_sample
 from gaespec.components.wiring import Wiring
 from gaespec.errors import GraphError
 from gaespec.graph.lower import lower
@@ -131,13 +131,9 @@ class ComposedModel(nn.Module):
     def interpret(self, calls: tuple[Call, ...], t: dict[str, object]) -> dict[str, object]:
         """Run `calls` in order on the tensors in `t` (by name), adding what each writes."""
         for call in calls:
-            args = [t[name] for name in call.reads]
-            k = args[0].shape[0] if call.folded else None
-            if call.folded:
-                args = [rearrange(a, "k b ... -> (k b) ...") for a in args]
-            out = self._callee(call)(*args, *(getattr(self, m) for m in call.modules))
-            if call.folded:
-                out = rearrange(out, "(k b) ... -> k b ...", k=k)
+            args = [*(t[name] for name in call.reads), *(getattr(self, m) for m in call.modules)]
+            callee = self._callee(call)
+            out = per_sample(callee, *args) if call.folded else callee(*args)
             t.update(zip(call.writes, out if len(call.writes) > 1 else (out,), strict=True))
         return t
 

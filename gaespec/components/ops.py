@@ -1,14 +1,27 @@
-"""The built-in ops a program may call besides modules: each takes the model, then the tensors."""
+"""The built-in ops of a program, and how a net meets K samples: both back ends run these.
+
+A built-in op is a function of the model and the tensors it reads whose body is one `return`:
+the code generator prints that expression in place, so the op has one source.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from einops import rearrange
+
 from gaespec.errors import GraphError
 
 
+def per_sample(net, *tensors):
+    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch."""
+    k = tensors[0].shape[0]
+    out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    return rearrange(out, "(k b) ... -> k b ...", k=k)
+
+
 def rsample(model, q):
-    """K reparameterised samples of the posterior q, (k b d), K = the spec's latent.samples."""
+    """K reparameterised samples of the posterior q, (k b d), K = the model's `samples`."""
     return q.rsample(model.samples)
 
 

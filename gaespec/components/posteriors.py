@@ -11,7 +11,7 @@ from gaespec.components.registry import implements
 
 
 def _head_arguments(decl, wiring) -> dict:
-    return {"features": wiring.features, "latent_dim": wiring.spec.latent.dim}
+    return {"features": wiring.features, "latent_dim": wiring.latent_dim}
 
 
 @implements("posterior", "diag_gaussian", _head_arguments)

@@ -11,7 +11,7 @@ from gaespec.components.registry import implements
 
 
 def _prior_arguments(decl, wiring) -> dict:
-    return {"latent_dim": wiring.spec.latent.dim}
+    return {"latent_dim": wiring.latent_dim}
 
 
 @implements("prior", "standard_normal", _prior_arguments)

@@ -14,12 +14,14 @@ class Wiring:
     """What a component's `arguments` may ask of the rest of the model.
 
     Attributes:
-        spec: the resolved spec. features: the width of the encoder's output.
+        spec: the resolved spec (for kinds and options).
+        features: the width of the encoder's output. latent_dim: the width of the code.
     """
 
     def __init__(self, graph, features: int):
         self.spec = graph.spec
         self.features = features
+        self.latent_dim = graph.spec.latent.dim
         self._graph = graph
         self._terms: dict[str, Construct] = {}
 
