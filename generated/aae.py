@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -23,28 +24,133 @@ from torch import Tensor, nn
 INPUT_SHAPE = (1, 28, 28)
 
 
+LOG_2PI = math.log(2 * math.pi)
+
+
 @dataclass
 class DiagGaussian:
     """N(mean, diag exp(log_var)); mean and log_var are (b d)."""
 
-    mean: Tensor
-    log_var: Tensor
+    mean: torch.Tensor
+    log_var: torch.Tensor
 
-    def rsample(self, k: int = 1) -> Tensor:
-        """K reparameterised samples z = μ + σ·ε: (k b d)."""
+    def rsample(self, k: int = 1) -> torch.Tensor:
+        """K reparameterised samples z = μ + σ·ε, shape (k b d)."""
         eps = torch.randn((k, *self.mean.shape), dtype=self.mean.dtype, device=self.mean.device)
         return self.mean + torch.exp(0.5 * self.log_var) * eps
 
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z), summed over d: (... b d) → (... b)."""
+        return -0.5 * (LOG_2PI + self.log_var + (z - self.mean) ** 2 / self.log_var.exp()).sum(-1)
+
+
+class DiagGaussianPosterior(nn.Module):
+    """Two linear heads, mean and log-variance, as in Pythae's benchmark encoders."""
+
+    distribution: ClassVar[type] = DiagGaussian
+
+    def __init__(self, features: int, latent_dim: int):
+        super().__init__()
+        self.mean = nn.Linear(features, latent_dim)
+        self.log_var = nn.Linear(features, latent_dim)
+
+    def forward(self, h):
+        return DiagGaussian(self.mean(h), self.log_var(h))
+
 
 @dataclass
-class StandardNormal:
+class StandardNormalDistribution:
     """N(0, I) in d dimensions."""
 
     dim: int
 
-    def sample(self, n: int, *, device=None, dtype=None) -> Tensor:
-        """n samples: (n d)."""
+    def sample(self, n: int, *, device=None, dtype=None) -> torch.Tensor:
+        """n samples, shape (n d)."""
         return torch.randn(n, self.dim, device=device, dtype=dtype)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z), summed over d: (... d) → (...)."""
+        return -0.5 * (LOG_2PI + z**2).sum(-1)
+
+
+class StandardNormalPrior(nn.Module):
+    """p(z) = N(0, I); no parameters."""
+
+    distribution: ClassVar[type] = StandardNormalDistribution
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+
+    def forward(self) -> StandardNormalDistribution:
+        return StandardNormalDistribution(self.latent_dim)
+
+
+class MLPDiscriminator(nn.Module):
+    """Linear+ReLU per hidden width, then Linear(→1) and a sigmoid; (n d) → (n)."""
+
+    def __init__(self, dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        widths = (dim, *hidden)
+        layers: list[nn.Module] = []
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        layers += [nn.Linear(widths[-1], 1), nn.Sigmoid()]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return rearrange(self.layers(z), "n 1 -> n")
+
+
+class ReconstructionTerm:
+    """scale·Σ(x − x̂)² (gaussian) or scale·Σ BCE(x̂, x) (bernoulli, x̂ are probabilities)."""
+
+    def __init__(self, likelihood: str, scale: float):
+        self.likelihood = likelihood
+        self.scale = scale
+
+    def per_sample(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        """The term for each of the K samples of each input: x (b ...), x_hat (k b ...) → (k b)."""
+        x = x.expand_as(x_hat)
+        if self.likelihood == "gaussian":
+            pixel = (x_hat - x) ** 2
+        else:
+            pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
+        return self.scale * reduce(pixel, "k b ... -> k b", "sum")
+
+    def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        return self.per_sample(x, x_hat).mean()
+
+
+def _flat(z: torch.Tensor) -> torch.Tensor:
+    return rearrange(z, "k b d -> (k b) d")
+
+
+class AdversarialGeneratorTerm:
+    """BCE(D(z), 1): small when the critic takes the codes for prior samples."""
+
+    def __call__(self, z: torch.Tensor, critic: nn.Module) -> torch.Tensor:
+        judged = critic(_flat(z))
+        return F.binary_cross_entropy(judged, torch.ones_like(judged))
+
+
+class AdversarialCriticTerm:
+    """BCE(D(z_p), 1) + BCE(D(sg(z)), 0) with z_p ~ p(z), one prior sample per code."""
+
+    def __call__(self, z: torch.Tensor, critic: nn.Module, prior: nn.Module) -> torch.Tensor:
+        z = _flat(z).detach()
+        z_prior = prior().sample(z.shape[0], device=z.device, dtype=z.dtype)
+        real, fake = critic(z_prior), critic(z)
+        return F.binary_cross_entropy(real, torch.ones_like(real)) + F.binary_cross_entropy(
+            fake, torch.zeros_like(fake)
+        )
+
+
+def per_sample(net, *tensors):
+    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch."""
+    k = tensors[0].shape[0]
+    out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    return rearrange(out, "(k b) ... -> k b ...", k=k)
 
 
 class MNISTConvEncoder(nn.Module):
@@ -63,46 +169,6 @@ class MNISTConvEncoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(b 1 28 28) -> (b 1024)."""
         return self.layers(x)
-
-
-class DiagGaussianPosterior(nn.Module):
-    """q(z|x) = N(μ(h), diag σ²(h)): two linear heads, mean and log-variance, on features h."""
-
-    def __init__(self, features: int, latent_dim: int) -> None:
-        super().__init__()
-        self.mean = nn.Linear(features, latent_dim)
-        self.log_var = nn.Linear(features, latent_dim)
-
-    def forward(self, h: Tensor) -> DiagGaussian:
-        return DiagGaussian(self.mean(h), self.log_var(h))
-
-
-class StandardNormalPrior(nn.Module):
-    """p(z) = N(0, I); no parameters."""
-
-    def __init__(self, latent_dim: int) -> None:
-        super().__init__()
-        self.latent_dim = latent_dim
-
-    def forward(self) -> StandardNormal:
-        return StandardNormal(self.latent_dim)
-
-
-class MLPDiscriminator(nn.Module):
-    """A critic D(z) ∈ (0, 1): Linear + ReLU per hidden width, then Linear to 1 and a sigmoid."""
-
-    def __init__(self, dim: int, hidden: tuple[int, ...]) -> None:
-        super().__init__()
-        widths = (dim, *hidden)
-        layers: list[nn.Module] = []
-        for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
-        layers += [nn.Linear(widths[-1], 1), nn.Sigmoid()]
-        self.layers = nn.Sequential(*layers)
-
-    def forward(self, z: Tensor) -> Tensor:
-        """(n d) -> (n)."""
-        return rearrange(self.layers(z), "n 1 -> n")
 
 
 class MNISTConvDecoder(nn.Module):
@@ -153,20 +219,28 @@ class AAE(nn.Module):
         super().__init__()
         self.samples = samples
         self.alpha = alpha
-        self.recon_scale = recon_scale
         self.encoder = MNISTConvEncoder()
-        self.posterior = DiagGaussianPosterior(self.encoder.features, latent_dim)
-        self.prior = StandardNormalPrior(latent_dim)
-        self.critic = MLPDiscriminator(latent_dim, critic_hidden)
+        self.posterior = DiagGaussianPosterior(
+            features=self.encoder.features, latent_dim=latent_dim
+        )
+        self.prior = StandardNormalPrior(latent_dim=latent_dim)
+        self.critic = MLPDiscriminator(dim=latent_dim, hidden=critic_hidden)
         self.decoder = MNISTConvDecoder(latent_dim)
+        self.recon = ReconstructionTerm(likelihood="gaussian", scale=recon_scale)
+        self.adversarial = AdversarialGeneratorTerm()
+        self.critic_bce = AdversarialCriticTerm()
 
     def encode(self, x: Tensor) -> DiagGaussian:
-        """q(z|x) for a batch x: a distribution with `.mean` (b d) and `rsample(k)`."""
-        return self.posterior(self.encoder(x))
+        """q(z|x) for a batch of inputs: a distribution with `.mean` (b d) and `rsample(k)`."""
+        h = self.encoder(x)
+        q = self.posterior(h)
+        return q
 
     def decode(self, z: Tensor) -> Tensor:
-        """x̂ for codes z (b d)."""
-        return self.decoder(z)
+        """x̂ for codes z (b d), through what the spec puts between the code and the decoder."""
+        z = rearrange(z, "b d -> 1 b d")
+        x_hat = per_sample(self.decoder, z)
+        return x_hat[0]
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """x̂ from the posterior mean: decode(encode(x).mean)."""
@@ -189,24 +263,14 @@ class AAE(nn.Module):
         }
 
     def forward(self, x: Tensor) -> Output:
-        """Every loss term and each objective's total for a batch x."""
+        """Every loss term and each objective's total for a batch."""
         h = self.encoder(x)
         q = self.posterior(h)
-        z = q.rsample(self.samples)  # (k b d), k = samples
-        x_hat = self.decoder(rearrange(z, "k b d -> (k b) d"))
-        x_hat = rearrange(x_hat, "(k b) ... -> k b ...", k=self.samples)
-        recon_per_sample = self.recon_scale * reduce((x_hat - x) ** 2, "k b ... -> k b", "sum")
-        recon = recon_per_sample.mean()
-        judged = self.critic(rearrange(z, "k b d -> (k b) d"))
-        adversarial = F.binary_cross_entropy(judged, torch.ones_like(judged))
-        # the critic judges the codes detached: its loss never moves the encoder
-        codes = rearrange(z, "k b d -> (k b) d").detach()
-        z_prior = self.prior().sample(len(codes), device=codes.device, dtype=codes.dtype)
-        real = self.critic(z_prior)
-        fake = self.critic(codes)
-        critic_bce = F.binary_cross_entropy(real, torch.ones_like(real)) + F.binary_cross_entropy(
-            fake, torch.zeros_like(fake)
-        )
+        z = q.rsample(self.samples)
+        x_hat = per_sample(self.decoder, z)
+        recon = self.recon(x, x_hat)
+        adversarial = self.adversarial(z, self.critic)
+        critic_bce = self.critic_bce(z, self.critic, self.prior)
         terms = {"recon": recon, "adversarial": adversarial, "critic_bce": critic_bce}
         losses = {"autoencoder": recon + self.alpha * adversarial, "critic": critic_bce}
         return Output(terms, losses)

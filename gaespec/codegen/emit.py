@@ -1,10 +1,12 @@
-"""ModelGraph → source: every component rendered by the template of its kind, then one file.
+"""ModelGraph → source: the graph's program printed one line per call, as one file.
 
-Each kind has a template `templates/<role>/<kind>.py.j2` (nets under `encoder/` and `decoder/`
-by arch, schedules under `schedule/`); its blocks give the imports, the module-level
-definitions, the lines of `__init__` and the lines of `forward`. A block `requires` names shared
-definitions under `templates/shared/` (a distribution used by a posterior and a divergence) so
-that each is written once. The code generator lists no kind: the templates are its registry.
+A component (posterior, prior, extra module, term) is its class in gaespec.components, copied
+with what it names (gaespec.codegen.sources) and made with printed arguments from the same
+wiring the composed model uses; so a kind's torch code has one source. `forward` prints every
+call of the program, `encode` and `decode` their slices. The nets and the loss language's
+schedules are rendered from templates (`templates/encoder/<arch>.py.j2`, ...,
+`templates/schedule/<kind>.py.j2`), whose blocks give imports, definitions and `__init__` lines.
+The code generator lists no kind.
 """
 
 from __future__ import annotations
@@ -27,18 +29,21 @@ from gaespec.codegen.literals import (
     literal,
 )
 from gaespec.codegen.namespace import Namespace
+from gaespec.codegen.sources import copy_definitions
 from gaespec.codegen.templates import render_block, render_file, template_for
+from gaespec.components.ops import BUILTIN_OPS, per_sample
+from gaespec.components.registry import Construct
+from gaespec.components.wiring import Wiring
 from gaespec.errors import CodegenError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
+from gaespec.graph.program import Call
 from gaespec.nets import is_import_path, net_kwargs
 from gaespec.spec.load import load_spec
 from gaespec.spec.loss import called, free_names, to_python
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.schema import Spec
 
-# tensors of the forward pass every model has, in the order it computes them
-TENSORS = ("x", "h", "q", "z", "x_hat")
 # the names templates/model.py.j2 itself defines or imports
 FILE_NAMES = (
     "annotations",
@@ -99,7 +104,7 @@ class Emitter:
 
 
 class Context:
-    """What a component's template sees as `c`: its declaration and the names it may write."""
+    """What a net's template sees as `c`: its options, and its constructor arguments."""
 
     def __init__(self, emitter: Emitter, name: str, decl: Any, origin: str, **extra: Any):
         self._emitter = emitter
@@ -110,44 +115,12 @@ class Context:
         for k, v in extra.items():
             setattr(self, k, v)
 
-    def _locals(self) -> Namespace:
-        if self._emitter.locals is None:
-            raise CodegenError(f"internal: {self.origin} names a local outside forward")
-        return self._emitter.locals
-
-    def var(self, key: str) -> str:
-        """The local variable of `forward` that holds tensor or term `key` ("name.part" too)."""
-        return self._locals()[key]
-
-    @property
-    def out(self) -> str:
-        """The local variable that holds this component's value (a term's batch mean)."""
-        return self.var(self.name)
-
-    def local(self, part: str) -> str:
-        """A variable of this component that others may read, e.g. `recon_per_sample`."""
-        return self.var(f"{self.name}.{part}")
-
-    def temp(self, part: str) -> str:
-        """A variable only this component reads: `part`, made unique in forward."""
-        return self._locals().claim(f"{self.name}.{part}", part)
-
-    def module(self, name: str) -> str:
-        """`self.<name>` for an extra module of the spec."""
-        return f"self.{identifier(name, 'module name')}"
-
     def arg(self, field_name: str, value: Any = None) -> str:
         """The constructor argument that carries this component's `field_name`."""
         if value is None:
             value = getattr(self.decl, field_name)
         key = f"{self.name}.{field_name}"
         return self._emitter.hyperparameter(key, value, f"{self.origin}.{field_name}").name
-
-    def attr(self, field_name: str, value: Any = None) -> str:
-        """`self.<argument>` for a hyperparameter that `forward` reads."""
-        name = self.arg(field_name, value)
-        self._emitter.hyperparameters[f"{self.name}.{field_name}"].stored = True
-        return f"self.{name}"
 
     def option(self, key: str, default: Any, *, as_given: bool = False) -> str:
         """A net option: a constructor argument if it is a number or numbers, else a literal;
@@ -173,7 +146,7 @@ class Component:
 
     @property
     def requires(self) -> list[str]:
-        """The shared definitions it needs, and the capabilities it needs of them ("+density")."""
+        """The shared definitions (templates/shared/) it needs."""
         return self.render("requires").split()
 
 
@@ -198,23 +171,6 @@ def _net(emitter: Emitter, role: str, table: Any, **extra: Any) -> Component:
     return Component(role, kind, c)
 
 
-def _term_order(graph: ModelGraph) -> list[str]:
-    """Terms in spec order, each after the terms it reads."""
-    g, order = graph.graph, []
-
-    def visit(name: str) -> None:
-        if name in order:
-            return
-        for pred in g.predecessors(f"term:{name}"):
-            if g.nodes[pred]["role"] == "term":
-                visit(g.nodes[pred]["name"])
-        order.append(name)
-
-    for name in graph.spec.terms:
-        visit(name)
-    return order
-
-
 def _width(graph: ModelGraph, tensor: str) -> str:
     """`latent_dim` where a tensor is as wide as z, else its width as a number."""
     shape = graph.shapes.get(tensor)
@@ -223,52 +179,24 @@ def _width(graph: ModelGraph, tensor: str) -> str:
     return str(shape[0])
 
 
-@dataclass
-class SharedContext:
-    """What a shared template sees as `c`: the capabilities the components need of it."""
-
-    needs: frozenset[str]
-
-
 def _shared(components: list[Component]) -> list[Component]:
-    """The shared definitions the components require, dependencies first, each once; a
-    requirement "+name" is a capability (a method, say) that shared templates write only then."""
-    wanted = [r for c in components for r in c.requires]
-    context = SharedContext(frozenset(r[1:] for r in wanted if r.startswith("+")))
+    """The shared definitions (templates/shared/) the templated parts require, dependencies
+    first, each once."""
     out: list[Component] = []
 
     def add(name: str, chain: tuple[str, ...]) -> None:
-        if name.startswith("+") or any(s.kind == name for s in out):
+        if any(s.kind == name for s in out):
             return
         if name in chain:
             raise CodegenError(f"internal: shared templates require each other: {chain}")
-        shared = Component("shared", name, context)
+        shared = Component("shared", name, None)
         for required in shared.requires:
             add(required, (*chain, name))
         out.append(shared)
 
-    for name in wanted:
+    for name in [r for c in components for r in c.requires]:
         add(name, ())
     return out
-
-
-def _stages_to(graph: ModelGraph, tensor: str, modules: list[Component]) -> list[Component]:
-    """The stages, in run order, that `tensor` depends on (none for z itself)."""
-    by_output = {}
-    for m in modules:
-        for output in m.c.decl.outputs():
-            by_output[output] = m.c.name
-    needed: set[str] = set()
-    while tensor in by_output:
-        name = by_output[tensor]
-        needed.add(name)
-        tensor = graph.spec.modules[name].input
-    return [m for m in _in_run_order(graph, modules) if m.c.name in needed]
-
-
-def _in_run_order(graph: ModelGraph, modules: list[Component]) -> list[Component]:
-    by_name = {m.c.name: m for m in modules}
-    return [by_name[name] for name in graph.stages]
 
 
 def _check_file_name(spec: Spec, imports: str) -> None:
@@ -320,51 +248,49 @@ def _lines(texts) -> str:
 
 @dataclass
 class Parts:
-    """The components of one spec, in the order the model makes them."""
+    """What one spec's file is made of, in the order the model makes it: the nets and the
+    schedules through their templates, every other component as a class copied from
+    gaespec.components and made from printed arguments."""
 
     encoder: Component
-    posterior: Component
-    prior: Component
-    modules: list[Component]
     decoder: Component
-    terms: list[Component]
     schedules: list[Component]
+    modules: dict[str, Construct]  # posterior, prior, extra modules
+    terms: dict[str, Construct]
 
-    def all(self) -> list[Component]:
-        """Every component, nets and schedules included."""
-        return [
-            self.encoder,
-            self.posterior,
-            self.prior,
-            *self.modules,
-            self.decoder,
-            *self.terms,
-            *self.schedules,
-        ]
+    def templated(self) -> list[Component]:
+        """The parts rendered by templates."""
+        return [self.encoder, self.decoder, *self.schedules]
+
+
+class Symbol:
+    """A value of the model's wiring as the emitted source writes it (`latent_dim`, the
+    encoder's features)."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+
+class PrintedWiring(Wiring):
+    """The wiring of gaespec.components.wiring, giving the names the file uses for widths."""
+
+    def __init__(self, graph: ModelGraph, features: str):
+        super().__init__(graph, Symbol(features))
+        self.latent_dim = Symbol("latent_dim")
+
+    def width(self, tensor: str) -> Symbol:
+        return Symbol(_width(self._graph, tensor))
 
 
 def _parts(emitter: Emitter) -> Parts:
     graph, spec = emitter.graph, emitter.spec
-
-    def component(role: str, kind: str, name: str, decl: Any, origin: str, **extra: Any):
-        return Component(role, kind, Context(emitter, name, decl, origin, **extra))
-
     used = {spec.schedules[n].kind for n in _named_schedules(graph)}
     for objective in graph.objectives:
         used |= called(objective.loss) & set(SCHEDULES)
-    posterior = spec.latent.posterior
+    encoder = _net(emitter, "encoder", spec.encoder, shape=spec.input.shape)
+    wiring = PrintedWiring(graph, encoder.render("features").strip())
     return Parts(
-        encoder=_net(emitter, "encoder", spec.encoder, shape=spec.input.shape),
-        posterior=component(
-            "posterior", posterior.kind, "posterior", posterior, "latent.posterior"
-        ),
-        prior=component("prior", spec.prior.kind, "prior", spec.prior, "prior"),
-        modules=[
-            component(
-                "module", decl.kind, name, decl, f"modules.{name}", width=_width(graph, decl.input)
-            )
-            for name, decl in spec.modules.items()
-        ],
+        encoder=encoder,
         decoder=_net(
             emitter,
             "decoder",
@@ -372,12 +298,117 @@ def _parts(emitter: Emitter) -> Parts:
             shape=spec.input.shape,
             width=_width(graph, spec.decoder.input),
         ),
-        terms=[
-            component("term", spec.terms[name].kind, name, spec.terms[name], f"terms.{name}")
-            for name in _term_order(graph)
-        ],
-        schedules=[component("schedule", kind, kind, None, "schedules") for kind in sorted(used)],
+        schedules=[Component("schedule", kind, None) for kind in sorted(used)],
+        modules=wiring.modules(),
+        terms=wiring.terms(),
     )
+
+
+# the spec key under which each made component's options sit
+def _origin(spec: Spec, name: str) -> str:
+    if name in ("posterior",):
+        return "latent.posterior"
+    if name == "prior":
+        return "prior"
+    return f"modules.{name}" if name in spec.modules else f"terms.{name}"
+
+
+class Printer:
+    """Prints the made components (`Name(argument=...)`) and the program's calls, one line each,
+    collecting the definitions to copy."""
+
+    def __init__(self, emitter: Emitter, parts: Parts):
+        self.emitter = emitter
+        self.parts = parts
+        self.owner = {id(c): n for n, c in {**parts.modules, **parts.terms}.items()}
+        self.copied: dict[object, None] = {}
+        self.terms = {name: emitter.attributes.claim(f"terms.{name}", name) for name in parts.terms}
+
+    def construct(self, name: str, made: Construct) -> str:
+        """`Class(argument=value, ...)`: numbers become constructor arguments of the model."""
+        self.copied[made.cls] = None
+        args = ", ".join(
+            f"{key}={self.value(name, key, value)}" for key, value in made.arguments.items()
+        )
+        return f"{made.cls.__name__}({args})"
+
+    def value(self, name: str, key: str, value: Any) -> str:
+        if isinstance(value, Symbol):
+            return value.source
+        if isinstance(value, Construct):
+            return self.construct(self.owner.get(id(value), name), value)
+        if callable(value):
+            self.copied[value] = None
+            return value.__name__
+        origin = f"{_origin(self.emitter.spec, name)}.{key}"
+        if is_hyperparameter(value):
+            return self.emitter.hyperparameter(f"{name}.{key}", value, origin).name
+        return literal(value, origin)
+
+    def modules(self) -> list[str]:
+        """The lines of __init__ that make the posterior, the prior and the extra modules."""
+        return [f"self.{n} = {self.construct(n, made)}" for n, made in self.parts.modules.items()]
+
+    def terms_made(self) -> list[str]:
+        """The lines of __init__ that make the terms."""
+        return [
+            f"self.{self.terms[n]} = {self.construct(n, made)}"
+            for n, made in self.parts.terms.items()
+        ]
+
+    def call(self, call: Call) -> str:
+        """One call of the program as one line of Python."""
+        local = self.emitter.locals
+        reads = [local[r] for r in call.reads] + [f"self.{m}" for m in call.modules]
+        writes = ", ".join(local[w] for w in call.writes)
+        if call.builtin:
+            return f"{writes} = {_inline(BUILTIN_OPS[call.callee], reads)}"
+        callee = f"self.{self.terms[call.callee] if call.term else call.callee}"
+        if call.folded:
+            self.copied[per_sample] = None
+            return f"{writes} = per_sample({', '.join([callee, *reads])})"
+        return f"{writes} = {callee}({', '.join(reads)})"
+
+
+def _inline(op, reads: list[str]) -> str:
+    """A built-in op's one returned expression, its model as `self` and its tensors as `reads`."""
+    import inspect
+
+    function = ast.parse(inspect.getsource(op)).body[0]
+    params = [a.arg for a in function.args.args]
+    names = dict(zip(params, ["self", *reads], strict=True))
+    body = [n for n in function.body if isinstance(n, ast.Return)]
+    if len(body) != 1:
+        raise CodegenError(f"internal: built-in op {op.__name__} is not one return")
+
+    class Rename(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            return ast.Name(names.get(node.id, node.id), node.ctx)
+
+    return ast.unparse(Rename().visit(body[0].value))
+
+
+def _copied_objects(parts: Parts, program) -> list[object]:
+    """The classes and functions of gaespec.components the file copies: those of the made
+    components and their arguments, and the fold of samples if a call needs it."""
+    found: dict[object, None] = {}
+
+    def visit(value: Any) -> None:
+        if isinstance(value, Construct):
+            found[value.cls] = None
+            for argument in value.arguments.values():
+                visit(argument)
+        elif isinstance(value, tuple):
+            for v in value:
+                visit(v)
+        elif callable(value) and not isinstance(value, Symbol):
+            found[value] = None
+
+    for made in (*parts.modules.values(), *parts.terms.values()):
+        visit(made)
+    if any(call.folded for call in program.calls):
+        found[per_sample] = None
+    return list(found)
 
 
 def _named_schedules(graph: ModelGraph) -> list[str]:
@@ -433,17 +464,19 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
     if source is None and spec.source is not None:
         source = display(Path(spec.source))
     emitter = Emitter(graph)
+    program = graph.program
 
     # module level first: no argument or local may shadow what the file defines or imports
     parts = _parts(emitter)
-    everything, kinds = [], set()
-    for component in [*_shared(parts.all()), *parts.all()]:
-        if (component.role, component.kind) not in kinds:  # two codebooks: one class
+    templated, kinds = [], set()
+    for component in [*_shared(parts.templated()), *parts.templated()]:
+        if (component.role, component.kind) not in kinds:
             kinds.add((component.role, component.kind))
-            everything.append(component)
-    imports = _lines(c.render("imports") for c in everything)
-    definitions = [d.strip("\n") for d in (c.render("definitions") for c in everything)]
-    definitions = [d for d in definitions if d]
+            templated.append(component)
+    copied = copy_definitions(_copied_objects(parts, program))
+    imports = _lines([*copied.imports, *(c.render("imports") for c in templated)])
+    definitions = [d.strip("\n") for d in (c.render("definitions") for c in templated)]
+    definitions = [*copied.definitions, *(d for d in definitions if d)]
     taken = _top_level_names(imports + "\n" + "\n\n".join(definitions)) | set(FILE_NAMES)
     _check_file_name(spec, imports)
     model_class = class_name(spec.model.name)
@@ -459,23 +492,29 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
     samples.stored = True
     for name, value in spec.params.items():
         emitter.hyperparameter(f"params.{name}", value, f"params.{name}", name).stored = True
+    printer = Printer(emitter, parts)
+    # in the order the model makes them, which is the order of the constructor's arguments
+    init = _lines(
+        [
+            parts.encoder.render("init"),
+            *printer.modules(),
+            parts.decoder.render("init"),
+            *printer.terms_made(),
+        ]
+    )
     # the pipeline's tensors keep their names: a package called `z` is not used in forward
-    emitter.locals = Namespace((taken - set(TENSORS)) | {"terms", "losses", "step", "epoch"})
-    # the spec's own names first, so that a template's temporaries give way to them
-    for tensor in TENSORS:
-        emitter.locals[tensor]
-    for module in spec.modules.values():
-        for output in module.outputs():
-            emitter.locals[output]
-    for term in spec.terms:
-        emitter.locals[term]
+    pipeline = set(program.roles.values())
+    emitter.locals = Namespace((taken - pipeline) | {"terms", "losses", "step", "epoch"})
+    tensors = [n for call in program.calls for n in (*call.reads, *call.writes)]
+    for name in [program["data"], *tensors]:  # in run order
+        emitter.locals[name]
 
-    parts.posterior.c.features = parts.encoder.render("features").strip()
-    made = [parts.encoder, parts.posterior, parts.prior, *parts.modules, parts.decoder]
-    init = _lines(c.render("init") for c in made)
-    stages = _in_run_order(graph, parts.modules)
-    decode_stages = _stages_to(graph, spec.decoder.input, parts.modules)
-    terms = _lines(t.render("forward") for t in parts.terms)
+    data, code, posterior, reconstruction = (
+        emitter.locals[program[role]] for role in ("data", "code", "posterior", "reconstruction")
+    )
+    encode = [printer.call(c) for c in program.slice((program["data"],), (program["posterior"],))]
+    decode = program.slice((program["code"],), (program["reconstruction"],))
+    decode = [printer.call(c) for c in decode]
     methods, losses, clock = _objectives(emitter)
 
     header = [
@@ -496,11 +535,18 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         input_shape=literal(tuple(spec.input.shape), "input.shape"),
         hyperparameters=list(emitter.hyperparameters.values()),
         init=init,
-        distribution=parts.posterior.render("distribution").strip(),
-        stages=_lines(m.render("forward") for m in stages),
-        decode_stages=_lines(m.render("decode") or m.render("forward") for m in decode_stages),
-        decoder_input=emitter.locals[spec.decoder.input],
-        terms=terms,
+        distribution=parts.modules["posterior"].cls.distribution.__name__,
+        data=data,
+        code=code,
+        encode=_lines([*encode, f"return {posterior}"]),
+        decode=_lines(
+            [
+                f'{code} = rearrange({code}, "b d -> 1 b d")',
+                *decode,
+                f"return {reconstruction}[0]",
+            ]
+        ),
+        forward=_lines(printer.call(c) for c in program.calls),
         term_names=[(literal(n, "terms"), emitter.locals[n]) for n in spec.terms],
         losses=losses,
         methods=methods,

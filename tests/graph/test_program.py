@@ -80,3 +80,16 @@ def test_the_composed_model_names_no_tensor_of_the_pipeline():
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     }
     assert not strings & PIPELINE_TENSORS
+
+
+def test_the_file_template_names_no_tensor_of_the_pipeline():
+    """templates/model.py.j2 prints what the program gives it; only its prose says x or z."""
+    import re
+
+    from gaespec.codegen.templates import MODEL, TEMPLATES_DIR
+
+    text = (TEMPLATES_DIR / MODEL).read_text(encoding="utf-8")
+    code = re.sub(r'""".*?"""|`[^`]*`|#.*', "", text, flags=re.S)  # prose and comments out
+    code = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "", code, flags=re.S)  # template tags out
+    names = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", code))
+    assert not names & PIPELINE_TENSORS, names & PIPELINE_TENSORS

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -25,42 +25,117 @@ from torch import Tensor, nn
 INPUT_SHAPE = (1, 8, 8)
 
 
-def linear_relu(widths: tuple[int, ...]) -> list[nn.Module]:
-    """Linear + ReLU between each consecutive pair of widths."""
-    layers: list[nn.Module] = []
-    for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
-        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
-    return layers
+LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
 class DiagGaussian:
     """N(mean, diag exp(log_var)); mean and log_var are (b d)."""
 
-    mean: Tensor
-    log_var: Tensor
+    mean: torch.Tensor
+    log_var: torch.Tensor
 
-    def rsample(self, k: int = 1) -> Tensor:
-        """K reparameterised samples z = μ + σ·ε: (k b d)."""
+    def rsample(self, k: int = 1) -> torch.Tensor:
+        """K reparameterised samples z = μ + σ·ε, shape (k b d)."""
         eps = torch.randn((k, *self.mean.shape), dtype=self.mean.dtype, device=self.mean.device)
         return self.mean + torch.exp(0.5 * self.log_var) * eps
 
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z), summed over d: (... b d) → (... b)."""
+        return -0.5 * (LOG_2PI + self.log_var + (z - self.mean) ** 2 / self.log_var.exp()).sum(-1)
+
+
+class DiagGaussianPosterior(nn.Module):
+    """Two linear heads, mean and log-variance, as in Pythae's benchmark encoders."""
+
+    distribution: ClassVar[type] = DiagGaussian
+
+    def __init__(self, features: int, latent_dim: int):
+        super().__init__()
+        self.mean = nn.Linear(features, latent_dim)
+        self.log_var = nn.Linear(features, latent_dim)
+
+    def forward(self, h):
+        return DiagGaussian(self.mean(h), self.log_var(h))
+
 
 @dataclass
-class StandardNormal:
+class StandardNormalDistribution:
     """N(0, I) in d dimensions."""
 
     dim: int
 
-    def sample(self, n: int, *, device=None, dtype=None) -> Tensor:
-        """n samples: (n d)."""
+    def sample(self, n: int, *, device=None, dtype=None) -> torch.Tensor:
+        """n samples, shape (n d)."""
         return torch.randn(n, self.dim, device=device, dtype=dtype)
 
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z), summed over d: (... d) → (...)."""
+        return -0.5 * (LOG_2PI + z**2).sum(-1)
 
-def kl_diag_gaussian_standard_normal(q: DiagGaussian, p: StandardNormal) -> Tensor:
-    """KL(q ‖ p) in closed form, summed over d: (b); p = N(0, I) has no parameter it needs."""
+
+class StandardNormalPrior(nn.Module):
+    """p(z) = N(0, I); no parameters."""
+
+    distribution: ClassVar[type] = StandardNormalDistribution
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+
+    def forward(self) -> StandardNormalDistribution:
+        return StandardNormalDistribution(self.latent_dim)
+
+
+class ReconstructionTerm:
+    """scale·Σ(x − x̂)² (gaussian) or scale·Σ BCE(x̂, x) (bernoulli, x̂ are probabilities)."""
+
+    def __init__(self, likelihood: str, scale: float):
+        self.likelihood = likelihood
+        self.scale = scale
+
+    def per_sample(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        """The term for each of the K samples of each input: x (b ...), x_hat (k b ...) → (k b)."""
+        x = x.expand_as(x_hat)
+        if self.likelihood == "gaussian":
+            pixel = (x_hat - x) ** 2
+        else:
+            pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
+        return self.scale * reduce(pixel, "k b ... -> k b", "sum")
+
+    def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        return self.per_sample(x, x_hat).mean()
+
+
+class KLTerm:
+    """KL(q(z|x) ‖ p(z)) by `divergence`, the closed form for the pair, averaged over the batch."""
+
+    def __init__(self, divergence):
+        self.divergence = divergence
+
+    def __call__(self, q, prior) -> torch.Tensor:
+        return self.divergence(q, prior()).mean()
+
+
+def kl_diag_gaussian_standard_normal(q: DiagGaussian, p: StandardNormalDistribution):
+    """KL(N(μ, diag σ²) ‖ N(0, I)), summed over latent dims: (b d) → (b)."""
     # −½ Σ_j (1 + log σ²_j − μ²_j − σ²_j)
     return -0.5 * (1 + q.log_var - q.mean**2 - q.log_var.exp()).sum(-1)
+
+
+def per_sample(net, *tensors):
+    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch."""
+    k = tensors[0].shape[0]
+    out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    return rearrange(out, "(k b) ... -> k b ...", k=k)
+
+
+def linear_relu(widths: tuple[int, ...]) -> list[nn.Module]:
+    """Linear + ReLU between each consecutive pair of widths."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
+        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+    return layers
 
 
 class MLPEncoder(nn.Module):
@@ -77,29 +152,6 @@ class MLPEncoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(b ...) -> (b features)."""
         return self.layers(x)
-
-
-class DiagGaussianPosterior(nn.Module):
-    """q(z|x) = N(μ(h), diag σ²(h)): two linear heads, mean and log-variance, on features h."""
-
-    def __init__(self, features: int, latent_dim: int) -> None:
-        super().__init__()
-        self.mean = nn.Linear(features, latent_dim)
-        self.log_var = nn.Linear(features, latent_dim)
-
-    def forward(self, h: Tensor) -> DiagGaussian:
-        return DiagGaussian(self.mean(h), self.log_var(h))
-
-
-class StandardNormalPrior(nn.Module):
-    """p(z) = N(0, I); no parameters."""
-
-    def __init__(self, latent_dim: int) -> None:
-        super().__init__()
-        self.latent_dim = latent_dim
-
-    def forward(self) -> StandardNormal:
-        return StandardNormal(self.latent_dim)
 
 
 class MLPDecoder(nn.Module):
@@ -158,19 +210,26 @@ class AnnealedVAE(nn.Module):
         super().__init__()
         self.samples = samples
         self.beta_max = beta_max
-        self.recon_scale = recon_scale
         self.encoder = MLPEncoder(INPUT_SHAPE, encoder_hidden)
-        self.posterior = DiagGaussianPosterior(self.encoder.features, latent_dim)
-        self.prior = StandardNormalPrior(latent_dim)
+        self.posterior = DiagGaussianPosterior(
+            features=self.encoder.features, latent_dim=latent_dim
+        )
+        self.prior = StandardNormalPrior(latent_dim=latent_dim)
         self.decoder = MLPDecoder(latent_dim, INPUT_SHAPE, decoder_hidden)
+        self.recon = ReconstructionTerm(likelihood="bernoulli", scale=recon_scale)
+        self.kl = KLTerm(divergence=kl_diag_gaussian_standard_normal)
 
     def encode(self, x: Tensor) -> DiagGaussian:
-        """q(z|x) for a batch x: a distribution with `.mean` (b d) and `rsample(k)`."""
-        return self.posterior(self.encoder(x))
+        """q(z|x) for a batch of inputs: a distribution with `.mean` (b d) and `rsample(k)`."""
+        h = self.encoder(x)
+        q = self.posterior(h)
+        return q
 
     def decode(self, z: Tensor) -> Tensor:
-        """x̂ for codes z (b d)."""
-        return self.decoder(z)
+        """x̂ for codes z (b d), through what the spec puts between the code and the decoder."""
+        z = rearrange(z, "b d -> 1 b d")
+        x_hat = per_sample(self.decoder, z)
+        return x_hat[0]
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """x̂ from the posterior mean: decode(encode(x).mean)."""
@@ -200,16 +259,13 @@ class AnnealedVAE(nn.Module):
         return cyclical(0.5, 1.0, 4.0, 0.5, step=epoch)
 
     def forward(self, x: Tensor, *, step: int = 0, epoch: int = 0) -> Output:
-        """Every loss term and each objective's total for a batch x at the given step and epoch."""
+        """Every loss term and each objective's total for a batch at the given step and epoch."""
         h = self.encoder(x)
         q = self.posterior(h)
-        z = q.rsample(self.samples)  # (k b d), k = samples
-        x_hat = self.decoder(rearrange(z, "k b d -> (k b) d"))
-        x_hat = rearrange(x_hat, "(k b) ... -> k b ...", k=self.samples)
-        pixels = F.binary_cross_entropy(x_hat, x.expand_as(x_hat), reduction="none")
-        recon_per_sample = self.recon_scale * reduce(pixels, "k b ... -> k b", "sum")
-        recon = recon_per_sample.mean()
-        kl = kl_diag_gaussian_standard_normal(q, self.prior()).mean()
+        z = q.rsample(self.samples)
+        x_hat = per_sample(self.decoder, z)
+        recon = self.recon(x, x_hat)
+        kl = self.kl(q, self.prior)
         terms = {"recon": recon, "kl": kl}
         losses = {
             "loss": recon

@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import nets.toy_nets
 import torch
+import torch.nn.functional as F
 from einops import rearrange, reduce, repeat
 from torch import Tensor, nn
 
@@ -24,24 +26,84 @@ INPUT_SHAPE = (1, 8, 8)
 
 @dataclass
 class PointMass:
-    """A deterministic code: every sample is the mean (b d)."""
+    """A deterministic code: every sample is the mean; mean is (b d)."""
 
-    mean: Tensor
+    mean: torch.Tensor
 
-    def rsample(self, k: int = 1) -> Tensor:
+    def rsample(self, k: int = 1) -> torch.Tensor:
         """The mean, repeated K times: (k b d)."""
         return repeat(self.mean, "b d -> k b d", k=k)
 
 
+class DeterministicPosterior(nn.Module):
+    """One linear head: z = W h + b."""
+
+    distribution: ClassVar[type] = PointMass
+
+    def __init__(self, features: int, latent_dim: int):
+        super().__init__()
+        self.mean = nn.Linear(features, latent_dim)
+
+    def forward(self, h):
+        return PointMass(self.mean(h))
+
+
+LOG_2PI = math.log(2 * math.pi)
+
+
 @dataclass
-class StandardNormal:
+class StandardNormalDistribution:
     """N(0, I) in d dimensions."""
 
     dim: int
 
-    def sample(self, n: int, *, device=None, dtype=None) -> Tensor:
-        """n samples: (n d)."""
+    def sample(self, n: int, *, device=None, dtype=None) -> torch.Tensor:
+        """n samples, shape (n d)."""
         return torch.randn(n, self.dim, device=device, dtype=dtype)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z), summed over d: (... d) → (...)."""
+        return -0.5 * (LOG_2PI + z**2).sum(-1)
+
+
+class StandardNormalPrior(nn.Module):
+    """p(z) = N(0, I); no parameters."""
+
+    distribution: ClassVar[type] = StandardNormalDistribution
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+
+    def forward(self) -> StandardNormalDistribution:
+        return StandardNormalDistribution(self.latent_dim)
+
+
+class ReconstructionTerm:
+    """scale·Σ(x − x̂)² (gaussian) or scale·Σ BCE(x̂, x) (bernoulli, x̂ are probabilities)."""
+
+    def __init__(self, likelihood: str, scale: float):
+        self.likelihood = likelihood
+        self.scale = scale
+
+    def per_sample(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        """The term for each of the K samples of each input: x (b ...), x_hat (k b ...) → (k b)."""
+        x = x.expand_as(x_hat)
+        if self.likelihood == "gaussian":
+            pixel = (x_hat - x) ** 2
+        else:
+            pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
+        return self.scale * reduce(pixel, "k b ... -> k b", "sum")
+
+    def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        return self.per_sample(x, x_hat).mean()
+
+
+def per_sample(net, *tensors):
+    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch."""
+    k = tensors[0].shape[0]
+    out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    return rearrange(out, "(k b) ... -> k b ...", k=k)
 
 
 def encoder_features(encoder: nn.Module) -> int:
@@ -53,28 +115,6 @@ def encoder_features(encoder: nn.Module) -> int:
         features = encoder(torch.zeros(2, *INPUT_SHAPE)).shape[1]
     encoder.train(was_training)
     return features
-
-
-class DeterministicPosterior(nn.Module):
-    """A deterministic code z = W h + b: one linear head on features h."""
-
-    def __init__(self, features: int, latent_dim: int) -> None:
-        super().__init__()
-        self.mean = nn.Linear(features, latent_dim)
-
-    def forward(self, h: Tensor) -> PointMass:
-        return PointMass(self.mean(h))
-
-
-class StandardNormalPrior(nn.Module):
-    """p(z) = N(0, I); no parameters."""
-
-    def __init__(self, latent_dim: int) -> None:
-        super().__init__()
-        self.latent_dim = latent_dim
-
-    def forward(self) -> StandardNormal:
-        return StandardNormal(self.latent_dim)
 
 
 class Output(NamedTuple):
@@ -99,19 +139,25 @@ class CustomAE(nn.Module):
     ) -> None:
         super().__init__()
         self.samples = samples
-        self.recon_scale = recon_scale
         self.encoder = nets.toy_nets.TinyEncoder(input_shape=INPUT_SHAPE, width=encoder_width)
-        self.posterior = DeterministicPosterior(encoder_features(self.encoder), latent_dim)
-        self.prior = StandardNormalPrior(latent_dim)
+        self.posterior = DeterministicPosterior(
+            features=encoder_features(self.encoder), latent_dim=latent_dim
+        )
+        self.prior = StandardNormalPrior(latent_dim=latent_dim)
         self.decoder = nets.toy_nets.TinyDecoder(latent_dim=latent_dim, output_shape=INPUT_SHAPE)
+        self.recon = ReconstructionTerm(likelihood="gaussian", scale=recon_scale)
 
     def encode(self, x: Tensor) -> PointMass:
-        """q(z|x) for a batch x: a distribution with `.mean` (b d) and `rsample(k)`."""
-        return self.posterior(self.encoder(x))
+        """q(z|x) for a batch of inputs: a distribution with `.mean` (b d) and `rsample(k)`."""
+        h = self.encoder(x)
+        q = self.posterior(h)
+        return q
 
     def decode(self, z: Tensor) -> Tensor:
-        """x̂ for codes z (b d)."""
-        return self.decoder(z)
+        """x̂ for codes z (b d), through what the spec puts between the code and the decoder."""
+        z = rearrange(z, "b d -> 1 b d")
+        x_hat = per_sample(self.decoder, z)
+        return x_hat[0]
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """x̂ from the posterior mean: decode(encode(x).mean)."""
@@ -133,14 +179,12 @@ class CustomAE(nn.Module):
         }
 
     def forward(self, x: Tensor) -> Output:
-        """Every loss term and each objective's total for a batch x."""
+        """Every loss term and each objective's total for a batch."""
         h = self.encoder(x)
         q = self.posterior(h)
-        z = q.rsample(self.samples)  # (k b d), k = samples
-        x_hat = self.decoder(rearrange(z, "k b d -> (k b) d"))
-        x_hat = rearrange(x_hat, "(k b) ... -> k b ...", k=self.samples)
-        recon_per_sample = self.recon_scale * reduce((x_hat - x) ** 2, "k b ... -> k b", "sum")
-        recon = recon_per_sample.mean()
+        z = q.rsample(self.samples)
+        x_hat = per_sample(self.decoder, z)
+        recon = self.recon(x, x_hat)
         terms = {"recon": recon}
         losses = {"loss": recon}
         return Output(terms, losses)

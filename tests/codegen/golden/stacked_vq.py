@@ -13,14 +13,140 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange, reduce, repeat
 from einops.layers.torch import Rearrange
 from torch import Tensor, nn
 
 INPUT_SHAPE = (1, 8, 8)
+
+
+@dataclass
+class PointMass:
+    """A deterministic code: every sample is the mean; mean is (b d)."""
+
+    mean: torch.Tensor
+
+    def rsample(self, k: int = 1) -> torch.Tensor:
+        """The mean, repeated K times: (k b d)."""
+        return repeat(self.mean, "b d -> k b d", k=k)
+
+
+class DeterministicPosterior(nn.Module):
+    """One linear head: z = W h + b."""
+
+    distribution: ClassVar[type] = PointMass
+
+    def __init__(self, features: int, latent_dim: int):
+        super().__init__()
+        self.mean = nn.Linear(features, latent_dim)
+
+    def forward(self, h):
+        return PointMass(self.mean(h))
+
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass
+class StandardNormalDistribution:
+    """N(0, I) in d dimensions."""
+
+    dim: int
+
+    def sample(self, n: int, *, device=None, dtype=None) -> torch.Tensor:
+        """n samples, shape (n d)."""
+        return torch.randn(n, self.dim, device=device, dtype=dtype)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z), summed over d: (... d) → (...)."""
+        return -0.5 * (LOG_2PI + z**2).sum(-1)
+
+
+class StandardNormalPrior(nn.Module):
+    """p(z) = N(0, I); no parameters."""
+
+    distribution: ClassVar[type] = StandardNormalDistribution
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+
+    def forward(self) -> StandardNormalDistribution:
+        return StandardNormalDistribution(self.latent_dim)
+
+
+class VQCodebook(nn.Module):
+    """K codewords of size d: z_e (k b d) → z_q (straight-through), codes e and their indices."""
+
+    def __init__(self, dim: int, num_embeddings: int):
+        super().__init__()
+        self.embeddings = nn.Embedding(num_embeddings, dim)
+        # the initialisation of Pythae's (sonnet-style) quantiser
+        nn.init.uniform_(self.embeddings.weight, -1 / num_embeddings, 1 / num_embeddings)
+
+    def quantize(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Nearest codeword by squared distance: z_e (n d) → codes e (n d), indices (n)."""
+        codebook = self.embeddings.weight
+        distances = (
+            reduce(z_e**2, "n d -> n 1", "sum")
+            - 2 * z_e @ codebook.T
+            + reduce(codebook**2, "k d -> 1 k", "sum")
+        )
+        indices = distances.argmin(dim=1)
+        return self.embeddings(indices), indices
+
+    def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(z_q, codes, indices) for z_e (k b d): z_q = z_e + sg(e − z_e) carries the codes e
+        (k b d) forward and the gradient back to z_e unchanged; indices are (k b)."""
+        k = z_e.shape[0]
+        codes, indices = self.quantize(rearrange(z_e, "k b d -> (k b) d"))
+        codes = rearrange(codes, "(k b) d -> k b d", k=k)
+        return z_e + (codes - z_e).detach(), codes, rearrange(indices, "(k b) -> k b", k=k)
+
+
+class ReconstructionTerm:
+    """scale·Σ(x − x̂)² (gaussian) or scale·Σ BCE(x̂, x) (bernoulli, x̂ are probabilities)."""
+
+    def __init__(self, likelihood: str, scale: float):
+        self.likelihood = likelihood
+        self.scale = scale
+
+    def per_sample(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        """The term for each of the K samples of each input: x (b ...), x_hat (k b ...) → (k b)."""
+        x = x.expand_as(x_hat)
+        if self.likelihood == "gaussian":
+            pixel = (x_hat - x) ** 2
+        else:
+            pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
+        return self.scale * reduce(pixel, "k b ... -> k b", "sum")
+
+    def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        return self.per_sample(x, x_hat).mean()
+
+
+class CodebookLossTerm:
+    """‖sg(z_e) − e‖², summed over latent dims, averaged over the batch (and samples)."""
+
+    def __call__(self, z_e: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        return reduce((z_e.detach() - codes) ** 2, "k b d -> k b", "sum").mean()
+
+
+class CommitmentLossTerm:
+    """‖z_e − sg(e)‖², summed over latent dims, averaged over the batch (and samples)."""
+
+    def __call__(self, z_e: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        return reduce((z_e - codes.detach()) ** 2, "k b d -> k b", "sum").mean()
+
+
+def per_sample(net, *tensors):
+    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch."""
+    k = tensors[0].shape[0]
+    out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    return rearrange(out, "(k b) ... -> k b ...", k=k)
 
 
 def linear_relu(widths: tuple[int, ...]) -> list[nn.Module]:
@@ -29,28 +155,6 @@ def linear_relu(widths: tuple[int, ...]) -> list[nn.Module]:
     for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
         layers += [nn.Linear(n_in, n_out), nn.ReLU()]
     return layers
-
-
-@dataclass
-class PointMass:
-    """A deterministic code: every sample is the mean (b d)."""
-
-    mean: Tensor
-
-    def rsample(self, k: int = 1) -> Tensor:
-        """The mean, repeated K times: (k b d)."""
-        return repeat(self.mean, "b d -> k b d", k=k)
-
-
-@dataclass
-class StandardNormal:
-    """N(0, I) in d dimensions."""
-
-    dim: int
-
-    def sample(self, n: int, *, device=None, dtype=None) -> Tensor:
-        """n samples: (n d)."""
-        return torch.randn(n, self.dim, device=device, dtype=dtype)
 
 
 class MLPEncoder(nn.Module):
@@ -67,53 +171,6 @@ class MLPEncoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(b ...) -> (b features)."""
         return self.layers(x)
-
-
-class DeterministicPosterior(nn.Module):
-    """A deterministic code z = W h + b: one linear head on features h."""
-
-    def __init__(self, features: int, latent_dim: int) -> None:
-        super().__init__()
-        self.mean = nn.Linear(features, latent_dim)
-
-    def forward(self, h: Tensor) -> PointMass:
-        return PointMass(self.mean(h))
-
-
-class StandardNormalPrior(nn.Module):
-    """p(z) = N(0, I); no parameters."""
-
-    def __init__(self, latent_dim: int) -> None:
-        super().__init__()
-        self.latent_dim = latent_dim
-
-    def forward(self) -> StandardNormal:
-        return StandardNormal(self.latent_dim)
-
-
-class VQCodebook(nn.Module):
-    """Vector quantisation (van den Oord et al. 2017, arXiv:1711.00937): each code is replaced
-    by its nearest codeword, and gradients pass straight through to the code."""
-
-    def __init__(self, dim: int, num_embeddings: int) -> None:
-        super().__init__()
-        self.embeddings = nn.Embedding(num_embeddings, dim)
-        # the initialisation of Pythae's (sonnet-style) quantiser
-        nn.init.uniform_(self.embeddings.weight, -1 / num_embeddings, 1 / num_embeddings)
-
-    def forward(self, z_e: Tensor) -> tuple[Tensor, Tensor]:
-        """(z_q, codes) for codes z_e (k b d): z_q = z_e + sg(e − z_e) carries e forward and the
-        gradient back to z_e unchanged; codes are the nearest codewords e (k b d)."""
-        k = z_e.shape[0]
-        flat = rearrange(z_e, "k b d -> (k b) d")
-        codebook = self.embeddings.weight
-        distances = (
-            reduce(flat**2, "n d -> n 1", "sum")
-            - 2 * flat @ codebook.T
-            + reduce(codebook**2, "k d -> 1 k", "sum")
-        )
-        codes = rearrange(self.embeddings(distances.argmin(dim=1)), "(k b) d -> k b d", k=k)
-        return z_e + (codes - z_e).detach(), codes
 
 
 class MLPDecoder(nn.Module):
@@ -164,24 +221,33 @@ class StackedVq(nn.Module):
         self.samples = samples
         self.beta = beta
         self.vq_weight = vq_weight
-        self.recon_scale = recon_scale
         self.encoder = MLPEncoder(INPUT_SHAPE, encoder_hidden)
-        self.posterior = DeterministicPosterior(self.encoder.features, latent_dim)
-        self.prior = StandardNormalPrior(latent_dim)
-        self.codebook = VQCodebook(latent_dim, codebook_num_embeddings)
-        self.first = VQCodebook(latent_dim, first_num_embeddings)
+        self.posterior = DeterministicPosterior(
+            features=self.encoder.features, latent_dim=latent_dim
+        )
+        self.prior = StandardNormalPrior(latent_dim=latent_dim)
+        self.codebook = VQCodebook(dim=latent_dim, num_embeddings=codebook_num_embeddings)
+        self.first = VQCodebook(dim=latent_dim, num_embeddings=first_num_embeddings)
         self.decoder = MLPDecoder(latent_dim, INPUT_SHAPE, decoder_hidden)
+        self.recon = ReconstructionTerm(likelihood="gaussian", scale=recon_scale)
+        self.codebook_loss = CodebookLossTerm()
+        self.commitment = CommitmentLossTerm()
+        self.codebook_a = CodebookLossTerm()
+        self.commitment_a = CommitmentLossTerm()
 
     def encode(self, x: Tensor) -> PointMass:
-        """q(z|x) for a batch x: a distribution with `.mean` (b d) and `rsample(k)`."""
-        return self.posterior(self.encoder(x))
+        """q(z|x) for a batch of inputs: a distribution with `.mean` (b d) and `rsample(k)`."""
+        h = self.encoder(x)
+        q = self.posterior(h)
+        return q
 
     def decode(self, z: Tensor) -> Tensor:
-        """x̂ for codes z (b d)."""
+        """x̂ for codes z (b d), through what the spec puts between the code and the decoder."""
         z = rearrange(z, "b d -> 1 b d")
-        z_a, _ = self.first(z)
-        z_b, _ = self.codebook(z_a)
-        return self.decoder(rearrange(z_b, "1 b d -> b d"))
+        z_a, first_codes, first_indices = self.first(z)
+        z_b, codebook_codes, codebook_indices = self.codebook(z_a)
+        x_hat = per_sample(self.decoder, z_b)
+        return x_hat[0]
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """x̂ from the posterior mean: decode(encode(x).mean)."""
@@ -205,20 +271,18 @@ class StackedVq(nn.Module):
         }
 
     def forward(self, x: Tensor) -> Output:
-        """Every loss term and each objective's total for a batch x."""
+        """Every loss term and each objective's total for a batch."""
         h = self.encoder(x)
         q = self.posterior(h)
-        z = q.rsample(self.samples)  # (k b d), k = samples
-        z_a, first_codes = self.first(z)
-        z_b, codebook_codes = self.codebook(z_a)
-        x_hat = self.decoder(rearrange(z_b, "k b d -> (k b) d"))
-        x_hat = rearrange(x_hat, "(k b) ... -> k b ...", k=self.samples)
-        recon_per_sample = self.recon_scale * reduce((x_hat - x) ** 2, "k b ... -> k b", "sum")
-        recon = recon_per_sample.mean()
-        codebook_loss = reduce((z_a.detach() - codebook_codes) ** 2, "k b d -> k b", "sum").mean()
-        commitment = reduce((z_a - codebook_codes.detach()) ** 2, "k b d -> k b", "sum").mean()
-        codebook_a = reduce((z.detach() - first_codes) ** 2, "k b d -> k b", "sum").mean()
-        commitment_a = reduce((z - first_codes.detach()) ** 2, "k b d -> k b", "sum").mean()
+        z = q.rsample(self.samples)
+        z_a, first_codes, first_indices = self.first(z)
+        z_b, codebook_codes, codebook_indices = self.codebook(z_a)
+        x_hat = per_sample(self.decoder, z_b)
+        recon = self.recon(x, x_hat)
+        codebook_loss = self.codebook_loss(z_a, codebook_codes)
+        commitment = self.commitment(z_a, codebook_codes)
+        codebook_a = self.codebook_a(z, first_codes)
+        commitment_a = self.commitment_a(z, first_codes)
         terms = {
             "recon": recon,
             "codebook_loss": codebook_loss,
