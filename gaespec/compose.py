@@ -8,6 +8,7 @@ implementation registry.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass, field
 from os import PathLike
@@ -17,7 +18,7 @@ from einops import rearrange
 from torch import nn
 
 from gaespec import nets
-from gaespec.components.ops import builtin_op, per_sample
+from gaespec.components.ops import builtin_op, differentiable, per_sample
 from gaespec.components.wiring import Wiring
 from gaespec.errors import GraphError
 from gaespec.graph.lower import lower
@@ -130,17 +131,21 @@ class ComposedModel(nn.Module):
 
     def interpret(self, calls: tuple[Call, ...], t: dict[str, object]) -> dict[str, object]:
         """Run `calls` in order on the tensors in `t` (by name), adding what each writes."""
+        roots = self.graph.program.grad_roots
         for call in calls:
-            args = [*(t[name] for name in call.reads), *(getattr(self, m) for m in call.modules)]
-            callee = self._callee(call)
-            out = per_sample(callee, *args) if call.folded else callee(*args)
+            with torch.enable_grad() if call.grad else contextlib.nullcontext():
+                for name in roots.intersection(call.reads) if call.grad else ():
+                    t[name] = differentiable(t[name])
+                args = [*(t[n] for n in call.reads), *(getattr(self, m) for m in call.modules)]
+                callee = self._callee(call)
+                out = per_sample(callee, *args) if call.folded else callee(*args)
             t.update(zip(call.writes, out if len(call.writes) > 1 else (out,), strict=True))
         return t
 
     def _slice(self, given: str, wanted: str, value) -> object:
         """Run the part of the program that computes role `wanted` from role `given`."""
         program = self.graph.program
-        calls = program.slice((program[given],), (program[wanted],))
+        calls = program.generative(given, wanted)
         return self.interpret(calls, {program[given]: value})[program[wanted]]
 
     def encode(self, x: torch.Tensor):

@@ -31,7 +31,7 @@ from gaespec.codegen.literals import (
 from gaespec.codegen.namespace import Namespace
 from gaespec.codegen.sources import copy_definitions
 from gaespec.codegen.templates import render_block, render_file, template_for
-from gaespec.components.ops import BUILTIN_OPS, per_sample
+from gaespec.components.ops import BUILTIN_OPS, differentiable, per_sample
 from gaespec.components.registry import Construct
 from gaespec.components.wiring import Wiring
 from gaespec.errors import CodegenError
@@ -314,19 +314,17 @@ def _origin(spec: Spec, name: str) -> str:
 
 
 class Printer:
-    """Prints the made components (`Name(argument=...)`) and the program's calls, one line each,
-    collecting the definitions to copy."""
+    """Prints the made components (`Name(argument=...)`) and the program's calls, one line
+    each."""
 
     def __init__(self, emitter: Emitter, parts: Parts):
         self.emitter = emitter
         self.parts = parts
         self.owner = {id(c): n for n, c in {**parts.modules, **parts.terms}.items()}
-        self.copied: dict[object, None] = {}
         self.terms = {name: emitter.attributes.claim(f"terms.{name}", name) for name in parts.terms}
 
     def construct(self, name: str, made: Construct) -> str:
         """`Class(argument=value, ...)`: numbers become constructor arguments of the model."""
-        self.copied[made.cls] = None
         args = ", ".join(
             f"{key}={self.value(name, key, value)}" for key, value in made.arguments.items()
         )
@@ -338,7 +336,6 @@ class Printer:
         if isinstance(value, Construct):
             return self.construct(self.owner.get(id(value), name), value)
         if callable(value):
-            self.copied[value] = None
             return value.__name__
         origin = f"{_origin(self.emitter.spec, name)}.{key}"
         if is_hyperparameter(value):
@@ -365,9 +362,25 @@ class Printer:
             return f"{writes} = {_inline(BUILTIN_OPS[call.callee], reads)}"
         callee = f"self.{self.terms[call.callee] if call.term else call.callee}"
         if call.folded:
-            self.copied[per_sample] = None
             return f"{writes} = per_sample({', '.join([callee, *reads])})"
         return f"{writes} = {callee}({', '.join(reads)})"
+
+
+def _print_calls(printer: Printer, calls, roots: frozenset[str]) -> list[str]:
+    """The calls, one line each; a run of calls that need gradients goes under
+    `torch.enable_grad()`, the tensors they differentiate by made differentiable first."""
+    lines: list[str] = []
+    for call in calls:
+        if not call.grad:
+            lines.append(printer.call(call))
+            continue
+        if not lines or not lines[-1].startswith("    ") or lines[-1] == "":
+            lines.append("with torch.enable_grad():")
+        for name in sorted(roots.intersection(call.reads)):
+            local = printer.emitter.locals[name]
+            lines.append(f"    {local} = differentiable({local})")
+        lines.append("    " + printer.call(call))
+    return lines
 
 
 def _inline(op, reads: list[str]) -> str:
@@ -408,6 +421,8 @@ def _copied_objects(parts: Parts, program) -> list[object]:
         visit(made)
     if any(call.folded for call in program.calls):
         found[per_sample] = None
+    if any(call.grad for call in program.calls):
+        found[differentiable] = None
     return list(found)
 
 
@@ -512,9 +527,9 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
     data, code, posterior, reconstruction = (
         emitter.locals[program[role]] for role in ("data", "code", "posterior", "reconstruction")
     )
-    encode = [printer.call(c) for c in program.slice((program["data"],), (program["posterior"],))]
-    decode = program.slice((program["code"],), (program["reconstruction"],))
-    decode = [printer.call(c) for c in decode]
+    roots = program.grad_roots
+    encode = _print_calls(printer, program.generative("data", "posterior"), roots)
+    decode = _print_calls(printer, program.generative("code", "reconstruction"), roots)
     methods, losses, clock = _objectives(emitter)
 
     header = [
@@ -546,7 +561,7 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
                 f"return {reconstruction}[0]",
             ]
         ),
-        forward=_lines(printer.call(c) for c in program.calls),
+        forward=_lines(_print_calls(printer, program.calls, roots)),
         term_names=[(literal(n, "terms"), emitter.locals[n]) for n in spec.terms],
         losses=losses,
         methods=methods,

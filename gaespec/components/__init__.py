@@ -5,6 +5,7 @@ from gaespec.components import (  # noqa: F401
     codebooks,
     divergences,
     iwae,
+    penalties,
     posteriors,
     priors,
     reconstructions,

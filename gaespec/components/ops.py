@@ -25,7 +25,22 @@ def rsample(model, q):
     return q.rsample(model.samples)
 
 
-BUILTIN_OPS: dict[str, Callable] = {"rsample": rsample}
+def prior_sample(model, like):
+    """Samples of the prior, as many and shaped as `like` (k b d)."""
+    return (
+        model.prior()
+        .sample(like[..., 0].numel(), device=like.device, dtype=like.dtype)
+        .reshape(like.shape)
+    )
+
+
+def differentiable(tensor):
+    """`tensor`, or where no gradient reaches it (in evaluation) a copy that gradients start
+    from: what a term that differentiates with respect to it needs."""
+    return tensor if tensor.requires_grad else tensor.detach().requires_grad_()
+
+
+BUILTIN_OPS: dict[str, Callable] = {"rsample": rsample, "prior_sample": prior_sample}
 
 
 def builtin_op(name: str) -> Callable:

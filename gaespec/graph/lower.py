@@ -7,6 +7,8 @@ the rest of the spec (its `check`), schedules are well formed, shapes agree.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import networkx as nx
 
 from gaespec.errors import LossSyntaxError
@@ -25,7 +27,7 @@ def _objective_key(spec: Spec, index: int) -> str:
 def _check_names(spec: Spec) -> None:
     """User names must not clash with each other or with the pipeline's own names."""
     seen: dict[str, str] = {}
-    for table in ("modules", "terms", "params", "schedules"):
+    for table in ("modules", "calls", "terms", "params", "schedules"):
         for name in getattr(spec, table):
             key = f"{table}.{name}"
             if name in RESERVED:
@@ -109,6 +111,38 @@ def _add_dataflow(spec: Spec, g: nx.DiGraph) -> None:
     _need(spec, produced, spec.decoder.input, "decoder.input", "tensor")
     g.add_edge(tensor(spec.decoder.input), module("decoder", spec.decoder.arch))
     g.add_edge(node("module", "decoder"), tensor("x_hat"))
+    _add_calls(spec, g, produced | set(spec.calls))
+
+
+def _add_calls(spec: Spec, g: nx.DiGraph, tensors: set[str]) -> None:
+    """The [calls] table: a call node per entry, between the module it calls (its weights) and
+    the tensors it reads and writes."""
+    modules = {d["name"] for _, d in g.nodes(data=True) if d["role"] == "module"}
+    for name, call in spec.calls.items():
+        key = f"calls.{name}"
+        here = node("call", name)
+        g.add_node(here, role="call", name=name, kind=call.module or call.op)
+        if call.module is not None:
+            _need(spec, modules, call.module, f"{key}.module", "module")
+            g.add_edge(node("module", call.module), here)
+        if call.op == "prior_sample" and len(call.inputs) != 1:
+            raise spec.error(
+                "prior_sample takes one input, the tensor whose shape its samples take",
+                f"{key}.inputs",
+            )
+        for read in call.inputs:
+            _need(spec, tensors, read, f"{key}.inputs", "tensor")
+            g.add_edge(node("tensor", read), here)
+        for output in _call_writes(spec, name, call):
+            g.add_node(node("tensor", output), role="tensor", name=output)
+            g.add_edge(here, node("tensor", output))
+
+
+def _call_writes(spec: Spec, name: str, call) -> tuple[str, ...]:
+    """What a call writes: its name, and `<name>.<part>` for each by-product of its module."""
+    decl = spec.modules.get(call.module)
+    extra = decl.writes(call.module)[1:] if decl is not None else ()
+    return (name, *(f"{name}.{part.split('.', 1)[1]}" for part in extra))
 
 
 def _need(spec: Spec, known, name: str, key: str, what: str) -> None:
@@ -261,10 +295,12 @@ def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
     return tuple(objectives)
 
 
-def default_program(spec: Spec, stages: tuple[str, ...]) -> Program:
-    """The program every spec runs today: encoder → posterior → K samples of z → the stages →
-    the decoder on each sample → the terms, in the spec's order. The one place that names the
-    pipeline's tensors."""
+def program(spec: Spec, g: nx.DiGraph, stages: tuple[str, ...]) -> Program:
+    """The program: encoder → posterior → K samples of z → the stages → the decoder on each
+    sample (the default program, the one place that names the pipeline's tensors), then the
+    spec's own [calls] in an order where each runs after what it reads, then the terms in the
+    spec's order. The calls between a tensor and one a term differentiates by it run with
+    gradients."""
     reads = {name: tuple(r.name for r in d.reads(spec.modules)) for name, d in spec.modules.items()}
     calls = [
         Call("encoder", ("x",), ("h",)),
@@ -273,12 +309,36 @@ def default_program(spec: Spec, stages: tuple[str, ...]) -> Program:
         *(Call(name, reads[name], spec.modules[name].writes(name)) for name in stages),
         Call("decoder", (spec.decoder.input,), ("x_hat",), folded=True),
     ]
+    order = [g.nodes[n]["name"] for n in nx.topological_sort(g) if g.nodes[n]["role"] == "call"]
+    for name in order:
+        call = spec.calls[name]
+        writes = _call_writes(spec, name, call)
+        if call.op is not None:
+            calls.append(Call(call.op, call.inputs, writes, builtin=True))
+        else:
+            calls.append(Call(call.module, call.inputs, writes, folded=call.folded))
     for name, term in spec.terms.items():
         modules = tuple(u.name for u in term.uses(spec.modules) if u.argument)
         read = tuple(r.name for r in term.reads(spec.modules))
         calls.append(Call(name, read, (name,), modules=modules, term=True))
     roles = {"data": "x", "features": "h", "posterior": "q", "code": "z", "reconstruction": "x_hat"}
-    return Program(tuple(calls), roles, samples=spec.latent.samples)
+    plain = Program(tuple(calls), roles, samples=spec.latent.samples)
+    graded, roots = set(), set()
+    for name, term in spec.terms.items():
+        pair = term.differentiates()
+        if pair is None:
+            continue
+        output, wrt = pair
+        if not nx.has_path(g, node("tensor", wrt), node("tensor", output)):
+            raise spec.error(
+                f"'{output}' does not depend on '{wrt}': its gradient with respect to it is zero",
+                f"terms.{name}.wrt",
+            )
+        roots.add(wrt)
+        graded |= {id(c) for c in plain.between(wrt, output)}
+        graded.add(id(next(c for c in plain.calls if c.term and c.writes == (name,))))
+    calls = [replace(c, grad=True) if id(c) in graded else c for c in calls]
+    return Program(tuple(calls), roles, samples=spec.latent.samples, grad_roots=frozenset(roots))
 
 
 def lower(spec: Spec, *, given: frozenset[str] = frozenset()) -> ModelGraph:
@@ -302,4 +362,4 @@ def lower(spec: Spec, *, given: frozenset[str] = frozenset()) -> ModelGraph:
     for name, shape in shapes.items():
         if g.has_node(node("tensor", name)):
             g.nodes[node("tensor", name)]["shape"] = shape
-    return ModelGraph(spec, g, stages, shapes, objectives, default_program(spec, stages))
+    return ModelGraph(spec, g, stages, shapes, objectives, program(spec, g, stages))

@@ -8,7 +8,7 @@ interpreter (gaespec.compose); `encode`, `decode` and `sample` run slices of the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gaespec.errors import GraphError
 
@@ -28,6 +28,8 @@ class Call:
         folded: the reads carry K samples first, (k b ...), folded into the batch around a call
             to a net that takes (n ...).
         term: the call computes a loss term (a batch mean) named by its one write.
+        grad: the call lies between a tensor and one that a term differentiates by it: it runs
+            with gradients enabled, in evaluation too.
     """
 
     callee: str
@@ -37,6 +39,7 @@ class Call:
     builtin: bool = False
     folded: bool = False
     term: bool = False
+    grad: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,14 @@ class Program:
 
     Attributes:
         samples: K, the number of posterior samples per input that the sampling op draws.
+        grad_roots: the tensors some term differentiates by; a `grad` call that reads one
+            reads it as gaespec.components.ops.differentiable makes it.
     """
 
     calls: tuple[Call, ...]
     roles: dict[str, str]
     samples: int = 1
+    grad_roots: frozenset[str] = frozenset()
     _writers: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -68,6 +74,27 @@ class Program:
     def terms(self) -> tuple[Call, ...]:
         """The calls that compute loss terms, in run order."""
         return tuple(c for c in self.calls if c.term)
+
+    def between(self, source: str, target: str) -> tuple[Call, ...]:
+        """The calls on the ways from tensor `source` to tensor `target`, in run order."""
+        downstream, reached = set(), {source}
+        for i, call in enumerate(self.calls):
+            if reached & set(call.reads):
+                downstream.add(i)
+                reached |= set(call.writes)
+        upstream, todo = set(), [target]
+        while todo:
+            i = self._writers.get(todo.pop())
+            if i is not None and i not in upstream:
+                upstream.add(i)
+                todo += self.calls[i].reads
+        return tuple(self.calls[i] for i in sorted(downstream & upstream))
+
+    def generative(self, given: str, wanted: str) -> tuple[Call, ...]:
+        """The slice from role `given` to role `wanted` as `encode` and `decode` run it: for
+        inference, so no call of it needs gradients."""
+        calls = self.slice((self[given],), (self[wanted],))
+        return tuple(replace(c, grad=False) for c in calls)
 
     def slice(self, given: tuple[str, ...], wanted: tuple[str, ...]) -> tuple[Call, ...]:
         """The calls, in run order, that compute `wanted` from `given` (and nothing else)."""

@@ -105,6 +105,41 @@ class LatentSpec(Strict):
     samples: int = Field(1, gt=0)
 
 
+# the nets take a flat batch, (n ...); elsewhere in the program tensors carry K samples first
+NETS = ("encoder", "decoder")
+# the built-in ops a [calls] entry may name (gaespec.components.ops implements them)
+CALL_OPS = ("prior_sample",)
+
+
+class CallSpec(Strict):
+    """A call the spec adds to the model's program, in [calls]; its key names the tensor it
+    writes. One module may be called on several tensors, with one set of weights.
+
+    Attributes:
+        module: the module it calls: encoder, posterior, decoder, prior, or one of [modules].
+        op: or a built-in op: "prior_sample" draws prior samples shaped like its one input.
+        inputs: the tensors passed to it, in order.
+        per_sample: whether K samples are folded into the batch around the call; by default
+            true for the encoder and the decoder (which take a flat batch), false otherwise.
+    """
+
+    module: Identifier | None = None
+    op: Literal[CALL_OPS] | None = None  # type: ignore[valid-type]
+    inputs: tuple[Identifier, ...] = ()
+    per_sample: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_callee(self) -> CallSpec:
+        if (self.module is None) == (self.op is None):
+            raise ValueError('give either module = "..." or op = "...", not both or neither')
+        return self
+
+    @property
+    def folded(self) -> bool:
+        """Whether the call folds K samples into the batch."""
+        return self.per_sample if self.per_sample is not None else self.module in NETS
+
+
 class OptimizerSpec(BaseModel):
     """An optimiser: any `torch.optim` class by name (case-insensitive), its lr and kwargs."""
 
@@ -195,6 +230,7 @@ class Spec(Strict):
         default_factory=lambda: {"kind": "standard_normal"}, validate_default=True
     )
     modules: dict[Identifier, union("module")] = {}
+    calls: dict[Identifier, CallSpec] = {}
     terms: dict[Identifier, union("term")]
     params: dict[Identifier, float] = {}
     schedules: dict[Identifier, ScheduleSpec] = {}

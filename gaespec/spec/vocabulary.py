@@ -60,6 +60,11 @@ class Declaration(BaseModel):
         """The modules this component calls (a critic, the prior) or whose outputs it reads."""
         return ()
 
+    def differentiates(self) -> tuple[str, str] | None:
+        """(terms) (output, wrt) when the term takes the gradient of one tensor with respect to
+        another: the calls between them then run with gradients, in evaluation too."""
+        return None
+
     def writes(self, name: str) -> tuple[str, ...]:
         """(modules) every tensor the module `name` writes: its outputs, then any by-products."""
         return self.outputs()

@@ -219,7 +219,8 @@ class Trainer:
             out = self.model(x.to(self.device), step=self.step, epoch=self.epoch)
             self._check_finite(out, f"in the evaluation after step {self.step}")
             for name, value in (*out.terms.items(), *out.losses.items()):
-                sums[name] = sums.get(name, 0.0) + value * len(x)
+                # a term that differentiates keeps a graph even here: none is kept across batches
+                sums[name] = sums.get(name, 0.0) + value.detach() * len(x)
         return {name: (total / len(split.x)).item() for name, total in sums.items()}
 
     def fit(self, epochs: int) -> None:

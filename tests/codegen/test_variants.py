@@ -78,7 +78,27 @@ VARIANTS = {
         "terms.kl_free={kind='reconstruction', scale=0.5}",
     ),
     "custom_golden": (str(GOLDEN / "custom_ae.toml"),),
+    # programs the fixed pipeline of before could not run (PROGRAMS)
+    "decoder_twice": (
+        "vae",
+        "calls.z_prior={op='prior_sample', inputs=['z']}",
+        "calls.x_prior={module='decoder', inputs=['z_prior']}",
+        "terms.prior_recon={kind='reconstruction', target='x_hat', estimate='x_prior', scale=0.1}",
+        "objective.loss='recon + kl + prior_recon'",
+    ),
+    "shared_encoder": (
+        "ae",
+        "calls.h_rec={module='encoder', inputs=['x_hat']}",
+        "terms.cycle={kind='reconstruction', target='h', estimate='h_rec', scale=0.5}",
+        "objective.loss='recon + cycle'",
+    ),
+    "gradient_penalty": (
+        "ae",
+        "terms.gp={kind='gradient_penalty', output='x_hat', wrt='z'}",
+        "objective.loss='recon + 0.1 * gp'",
+    ),
 }
+PROGRAMS = ("decoder_twice", "shared_encoder", "gradient_penalty")
 
 
 def variant(name):
@@ -179,3 +199,58 @@ def test_an_unused_schedule_is_not_written(emitted_files):
     text = emitted_files.source(variant("unused_schedule"))
     assert "never" not in text and "warmup" not in text
     assert "step" not in text.split("def forward", 1)[1].split(":", 1)[0]
+
+
+def test_the_programs_call_what_they_say(emitted_files):
+    """A decoder called twice, an encoder called on two inputs, a penalty with gradients."""
+    from gaespec.graph.lower import lower
+
+    steps = {
+        n: [(c.callee, c.reads, c.writes) for c in lower(variant(n)).program.calls]
+        for n in PROGRAMS
+    }
+    assert [s for s in steps["decoder_twice"] if s[0] == "decoder"] == [
+        ("decoder", ("z",), ("x_hat",)),
+        ("decoder", ("z_prior",), ("x_prior",)),
+    ]
+    assert ("prior_recon", ("x_hat", "x_prior"), ("prior_recon",)) in steps["decoder_twice"]
+    assert [s for s in steps["shared_encoder"] if s[0] == "encoder"] == [
+        ("encoder", ("x",), ("h",)),
+        ("encoder", ("x_hat",), ("h_rec",)),
+    ]
+    program = lower(variant("gradient_penalty")).program
+    assert [c.callee for c in program.calls if c.grad] == ["decoder", "gp"]
+    assert program.grad_roots == {"z"}
+    text = emitted_files.source(variant("gradient_penalty"))
+    assert "    with torch.enable_grad():\n            z = differentiable(z)\n" in text
+
+
+def test_one_module_called_twice_trains_one_set_of_weights():
+    spec = variant("shared_encoder")
+    model = gaespec.build(spec)
+    x = torch.rand((4, *spec.input.shape), generator=torch.Generator().manual_seed(0))
+    out = model(x)
+    (grad,) = torch.autograd.grad(out.terms["cycle"], [model.encoder.layers[1].weight])
+    assert grad.abs().sum() > 0  # the cycle term reaches the encoder through its second call
+    assert [k for k in model.state_dict() if k.startswith("encoder.")] == [
+        "encoder.layers.1.weight",
+        "encoder.layers.1.bias",
+    ]
+
+
+def test_the_gradient_penalty_is_the_squared_gradient_and_runs_without_grad_mode():
+    spec = variant("gradient_penalty")
+    model = gaespec.build(spec)
+    x = torch.rand((4, *spec.input.shape), generator=torch.Generator().manual_seed(0))
+    out = model(x)
+    z = out.tensors["z"]
+    (grad,) = torch.autograd.grad(out.tensors["x_hat"].sum(), z, retain_graph=True)
+    expected = (grad**2).sum(-1).mean()
+    torch.testing.assert_close(out.terms["gp"], expected, rtol=1e-6, atol=1e-9)
+    model.eval()
+    with torch.no_grad():  # as the validation pass runs it
+        again = model(x)
+    with torch.no_grad():
+        assert torch.isfinite(again.terms["gp"]) and again.terms["gp"] > 0
+    # in eval mode the batch statistics are the running ones; with none moved, the same nets
+    torch.testing.assert_close(again.terms["gp"].detach(), expected, rtol=1e-5, atol=1e-8)

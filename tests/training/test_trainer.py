@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from checks import assert_same_state
-from tiny import MODELS, tiny_spec
+from tiny import MODELS, TINY, tiny_spec
 
 import gaespec
 from gaespec.compose import build
@@ -419,3 +419,31 @@ def test_a_non_finite_optimiser_state_stops_before_it_is_saved(tmp_path, digits,
         "range"
     )
     assert load_state(tmp_path / "last.safetensors")["epoch"] == 1
+
+
+def test_a_term_that_differentiates_runs_in_the_validation_pass_of_gaespec_train(tmp_path, digits):
+    """`gaespec train` evaluates without gradients; the penalty's calls get theirs back."""
+    from typer.testing import CliRunner
+
+    from gaespec.cli import app
+
+    overrides = [
+        *TINY,
+        "terms.gp={kind='gradient_penalty', output='x_hat', wrt='z'}",
+        "objective.loss='recon + 0.1 * gp'",
+    ]
+    args = ["train", "specs/models/ae.toml", "--data", "sklearn_digits", "--epochs", "1"]
+    args += ["--out", str(tmp_path), "--quiet", *(a for o in overrides for a in ("--set", o))]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "metrics.jsonl").read_text())
+    model = gaespec.load_run(tmp_path, which="last")  # eval mode, as the validation pass
+    total = 0.0
+    for x in torch.split(digits.validation.x, 500):
+        z = model.encode(x).mean.detach().requires_grad_()
+        x_hat = model.decode(z)
+        (grad,) = torch.autograd.grad(x_hat.sum(), z)
+        total += (grad**2).sum(-1).sum().item()
+    expected = total / len(digits.validation.x)
+    assert expected > 0
+    torch.testing.assert_close(record["validation"]["gp"], expected, rtol=1e-5, atol=1e-9)

@@ -22,15 +22,19 @@ class Reconstruction(Declaration):
     Attributes:
         likelihood: "gaussian" gives scale·‖x − x̂‖², "bernoulli" gives scale·BCE(x̂, x).
         scale: the factor in front; Pythae uses ½ in the variational models and 1 in the AE family.
+        target: the tensor reconstructed (the data `x`; no gradient flows into it).
+        estimate: the tensor that reconstructs it (`x_hat`, K samples per input).
     """
 
     kind: Literal["reconstruction"] = "reconstruction"
     likelihood: Literal["gaussian", "bernoulli"] = "gaussian"
     scale: float = Field(1.0, gt=0)
+    target: Identifier = "x"
+    estimate: Identifier = "x_hat"
     summary: ClassVar[str] = "reconstruction: scale·Σ(x − x̂)² (gaussian) or scale·ΣBCE (bernoulli)"
 
     def reads(self, modules):
-        return (Read("x", "kind", detached=True), Read("x_hat", "kind"))
+        return (Read(self.target, "target", detached=True), Read(self.estimate, "estimate"))
 
     def check(self, spec, key):
         if self.likelihood == "bernoulli" and spec.decoder.options.get("output") == "identity":
@@ -103,6 +107,27 @@ class IWAEBound(Declaration):
                 f"{key}.kind",
                 fix='use latent.posterior = { kind = "diag_gaussian" }',
             )
+
+
+@declare("term")
+class GradientPenalty(Declaration):
+    """‖∂(Σ output)/∂wrt‖² per sample, averaged over the batch: the gradient penalty of RAE-GP
+    (Ghosh et al. 2020, arXiv:1903.12436) with output = x_hat and wrt = z, as Pythae takes it.
+
+    Attributes:
+        output: the tensor differentiated. wrt: the tensor it is differentiated with respect to.
+    """
+
+    kind: Literal["gradient_penalty"] = "gradient_penalty"
+    output: Identifier = "x_hat"
+    wrt: Identifier = "z"
+    summary: ClassVar[str] = "gradient penalty ‖∂output/∂wrt‖² (create_graph), batch mean"
+
+    def reads(self, modules):
+        return (Read(self.output, "output"), Read(self.wrt, "wrt"))
+
+    def differentiates(self) -> tuple[str, str]:
+        return self.output, self.wrt
 
 
 @declare("term")
