@@ -33,10 +33,13 @@ class RunInfo:
     step: int
 
 
-def _custom_archs(spec) -> list[str]:
+def _custom_code(spec) -> list[str]:
+    """The nets and kinds of the spec given by import path: code from wherever the run came."""
     from gaespec.nets import is_import_path
+    from gaespec.spec.vocabulary import is_custom
 
-    return [arch for arch in (spec.encoder.arch, spec.decoder.arch) if is_import_path(arch)]
+    nets = [arch for arch in (spec.encoder.arch, spec.decoder.arch) if is_import_path(arch)]
+    return nets + [decl.kind for decl in spec.terms.values() if is_custom(decl)]
 
 
 def _json_type(value) -> str:
@@ -156,10 +159,12 @@ def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False)
             fix="give the --out folder of `gaespec train`",
         )
     spec = load_spec(path / SPEC)
-    custom = _custom_archs(spec)
+    custom = _custom_code(spec)
     if custom and not trust_code:
+        nets_only = {spec.encoder.arch, spec.decoder.arch} >= set(custom)
         raise RunError(
-            f"run '{path}' uses custom net {', '.join(custom)}; importing it runs its code",
+            f"run '{path}' uses custom {'net' if nets_only else 'code'} {', '.join(custom)}; "
+            "importing it runs its code",
             fix="pass trust_code=True (CLI: --trust-code) if you trust where this run came from",
         )
     training = read_json(path / TRAINING)

@@ -29,7 +29,7 @@ from gaespec.codegen.literals import (
     literal,
 )
 from gaespec.codegen.namespace import Namespace
-from gaespec.codegen.sources import copy_definitions
+from gaespec.codegen.sources import COMPONENTS, copy_definitions
 from gaespec.codegen.templates import render_block, render_file, template_for
 from gaespec.components.ops import BUILTIN_OPS, differentiable, per_sample
 from gaespec.components.registry import Construct
@@ -324,11 +324,13 @@ class Printer:
         self.terms = {name: emitter.attributes.claim(f"terms.{name}", name) for name in parts.terms}
 
     def construct(self, name: str, made: Construct) -> str:
-        """`Class(argument=value, ...)`: numbers become constructor arguments of the model."""
+        """`Class(argument=value, ...)`: numbers become constructor arguments of the model; a
+        class of the user's package is named through its module, which the file imports."""
         args = ", ".join(
             f"{key}={self.value(name, key, value)}" for key, value in made.arguments.items()
         )
-        return f"{made.cls.__name__}({args})"
+        cls = made.cls.__name__ if _copied(made.cls) else _imported_name(made.cls)
+        return f"{cls}({args})"
 
     def value(self, name: str, key: str, value: Any) -> str:
         if isinstance(value, Symbol):
@@ -401,6 +403,21 @@ def _inline(op, reads: list[str]) -> str:
     return ast.unparse(Rename().visit(body[0].value))
 
 
+def _copied(obj: object) -> bool:
+    """Whether the file copies `obj` (gaespec's own) rather than imports it (the user's)."""
+    return obj.__module__.startswith(COMPONENTS)
+
+
+def _imported_name(obj: object) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def _user_imports(parts: Parts) -> list[str]:
+    """`import package.module` for each made class of the user's package."""
+    made = [*parts.modules.values(), *parts.terms.values()]
+    return sorted({f"import {m.cls.__module__}" for m in made if not _copied(m.cls)})
+
+
 def _copied_objects(parts: Parts, program) -> list[object]:
     """The classes and functions of gaespec.components the file copies: those of the made
     components and their arguments, and the fold of samples if a call needs it."""
@@ -419,6 +436,7 @@ def _copied_objects(parts: Parts, program) -> list[object]:
 
     for made in (*parts.modules.values(), *parts.terms.values()):
         visit(made)
+    found = {obj: None for obj in found if _copied(obj)}
     if any(call.folded for call in program.calls):
         found[per_sample] = None
     if any(call.grad for call in program.calls):
@@ -489,7 +507,9 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
             kinds.add((component.role, component.kind))
             templated.append(component)
     copied = copy_definitions(_copied_objects(parts, program))
-    imports = _lines([*copied.imports, *(c.render("imports") for c in templated)])
+    imports = _lines(
+        [*copied.imports, *_user_imports(parts), *(c.render("imports") for c in templated)]
+    )
     definitions = [d.strip("\n") for d in (c.render("definitions") for c in templated)]
     definitions = [*copied.definitions, *(d for d in definitions if d)]
     taken = _top_level_names(imports + "\n" + "\n\n".join(definitions)) | set(FILE_NAMES)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import networkx as nx
 
 from gaespec.components.registry import Construct, construct
+from gaespec.nets.custom import import_object
+from gaespec.spec.vocabulary import is_custom
 
 
 class Wiring:
@@ -52,5 +54,10 @@ class Wiring:
         order = [g.nodes[n]["name"] for n in nx.topological_sort(g) if g.nodes[n]["role"] == "term"]
         for name in order:
             decl = self.spec.terms[name]
-            self._terms[name] = construct("term", decl.kind, decl, self)
+            if is_custom(decl):  # a class of the user's package, imported only now
+                key = f"terms.{name}.kind"
+                cls = import_object(decl.kind, file=self.spec.origin(key), key=key)
+                self._terms[name] = Construct(cls, decl.options)
+            else:
+                self._terms[name] = construct("term", decl.kind, decl, self)
         return {name: self._terms[name] for name in self.spec.terms}

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from gaespec.errors import SpecError
 from gaespec.spec.locate import locate as _locate
 from gaespec.spec.schema import OVERRIDE, Spec
+from gaespec.spec.vocabulary import CUSTOM
 
 
 def _specs_dir() -> Path:
@@ -276,7 +277,11 @@ def _unwrap(model: Any, raw: Any) -> Any:
         if origin is typing.Annotated:
             model = typing.get_args(model)[0]
         elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-            members = [m for m in typing.get_args(model) if m is not type(None)]
+            members = [
+                typing.get_args(m)[0] if typing.get_origin(m) is typing.Annotated else m
+                for m in typing.get_args(model)
+                if m is not type(None)
+            ]
             kind = raw.get("kind") if isinstance(raw, dict) else None
             chosen = [m for m in members if _kind_of(m) == kind] or members
             model = chosen[0]
@@ -293,7 +298,7 @@ def _kind_of(model: Any) -> str | None:
 def _collect_tags() -> frozenset[str]:
     from gaespec.spec.vocabulary import DECLARATIONS
 
-    return frozenset(kind for registry in DECLARATIONS.values() for kind in registry)
+    return frozenset({CUSTOM, *(kind for registry in DECLARATIONS.values() for kind in registry)})
 
 
 _TAGS = _collect_tags()
@@ -312,7 +317,11 @@ def _spec_error(error: ValidationError, raw: dict, origins: dict, fallback: str)
         expected = ctx.get("expected_tags") or ctx.get("expected") or ""
         choices = re.findall(r"'([^']*)'", expected)
         what = "kind" if kind == "union_tag_invalid" else "value"
-        message = f"unknown {what} '{given}' (expected one of {', '.join(choices)})"
+        custom = ""
+        if kind == "union_tag_invalid" and CUSTOM in choices:
+            choices.remove(CUSTOM)
+            custom = ", or a class of yours as 'package.module:Class'"
+        message = f"unknown {what} '{given}' (expected one of {', '.join(choices)}{custom})"
         name = str(given)
         if kind == "union_tag_invalid":
             path = (*path, "kind")

@@ -11,7 +11,7 @@ import keyword
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, NamedTuple, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from gaespec.errors import SpecError
 from gaespec.registry import Registry
@@ -88,9 +88,68 @@ def declare(role: str):
     return add
 
 
+# the tag under which a kind given by import path ("package.module:Class") is validated
+CUSTOM = "custom"
+
+
+def _import_path(kind: str) -> str:
+    module, colon, name = kind.partition(":")
+    parts = [*module.split("."), *name.split(".")]
+    if not colon or not all(p.isidentifier() and p.isascii() for p in parts):
+        raise ValueError(f"'{kind}' is not an import path 'package.module:Class'")
+    return kind
+
+
+class CustomTerm(Declaration):
+    """A term of the user's own package: `kind = "package.module:Class"`. The class is made with
+    the table's other keys as keyword arguments and called with the tensors `inputs`, then the
+    modules `modules` (which it may call); it returns a batch mean. It is imported only when a
+    model is built, and a saved run naming it loads only with trust_code.
+
+    Attributes:
+        inputs: the tensors it reads, in order. modules: the modules it is given, in order.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+    kind: Annotated[str, AfterValidator(_import_path)]
+    inputs: tuple[Identifier, ...] = ()
+    modules: tuple[Identifier, ...] = ()
+    summary: ClassVar[str] = "a term class of your own package, by import path"
+
+    @property
+    def options(self) -> dict:
+        """The constructor's keyword arguments: every key beyond kind, inputs and modules."""
+        return dict(self.model_extra or {})
+
+    def reads(self, modules):
+        return tuple(Read(name, "inputs") for name in self.inputs)
+
+    def uses(self, modules):
+        return tuple(Read(name, "modules") for name in self.modules)
+
+
+# the roles whose kinds a user's package may add
+CUSTOMIZABLE = {"term": CustomTerm}
+
+
+def is_custom(decl: Declaration) -> bool:
+    """Whether a declaration names a kind of the user's package by import path."""
+    return isinstance(decl, tuple(CUSTOMIZABLE.values()))
+
+
+def _tag(value) -> str | None:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return CUSTOM if isinstance(kind, str) and ":" in kind else kind
+
+
 def union(role: str):
-    """The discriminated union (on `kind`) of every declaration registered for `role`."""
+    """The discriminated union (on `kind`) of every declaration registered for `role`, and of
+    a user's kind by import path where the role admits one."""
     classes = tuple(cls for _, cls in DECLARATIONS[role].items())
+    if role in CUSTOMIZABLE:
+        tagged = [Annotated[cls, Tag(kind)] for kind, cls in DECLARATIONS[role].items()]
+        tagged.append(Annotated[CUSTOMIZABLE[role], Tag(CUSTOM)])
+        return Annotated[Union[tuple(tagged)], Discriminator(_tag)]  # noqa: UP007
     if len(classes) == 1:
         return classes[0]
     return Annotated[Union[classes], Field(discriminator="kind")]  # noqa: UP007

@@ -1,0 +1,18 @@
+"""A divergence gaespec does not have: the squared distance of the codes from the prior's mean,
+weighted, with a hinge (no penalty within `radius`). Plain torch; it knows nothing of gaespec."""
+
+from __future__ import annotations
+
+import torch
+
+
+class HingedCodeNorm:
+    """weight · mean over codes of max(‖z‖² − radius², 0)."""
+
+    def __init__(self, weight: float = 1.0, radius: float = 0.0):
+        self.weight = weight
+        self.radius = radius
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        excess = (z**2).sum(-1) - self.radius**2
+        return self.weight * torch.clamp(excess, min=0.0).mean()
