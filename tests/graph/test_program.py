@@ -69,11 +69,13 @@ def test_a_tensor_is_written_once():
     assert str(caught.value) == "internal: tensor 't' is written twice"
 
 
-def test_the_composed_model_names_no_tensor_of_the_pipeline():
-    """compose.py interprets whatever program lowering wrote; only lowering names tensors."""
-    import gaespec.compose
+@pytest.mark.parametrize("module", ["gaespec.compose", "gaespec.codegen.emit"])
+def test_the_back_ends_name_no_tensor_of_the_pipeline(module):
+    """The interpreter and the printer follow whatever program lowering wrote; only lowering
+    names the pipeline's tensors."""
+    import importlib
 
-    source = Path(gaespec.compose.__file__).read_text(encoding="utf-8")
+    source = Path(importlib.import_module(module).__file__).read_text(encoding="utf-8")
     strings = {
         node.value
         for node in ast.walk(ast.parse(source))
