@@ -23,7 +23,7 @@ from gaespec.components.wiring import Wiring
 from gaespec.errors import GraphError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
-from gaespec.graph.program import Call
+from gaespec.graph.program import RUNTIME, Call
 from gaespec.inference import evaluating
 from gaespec.spec.load import load_spec
 from gaespec.spec.loss import evaluate
@@ -176,10 +176,14 @@ class ComposedModel(nn.Module):
         env.update(terms)
         return env
 
-    def forward(self, x: torch.Tensor, *, step: int = 0, epoch: int = 0) -> ModelOutput:
-        """Every term and each objective's total for a batch x (b ...) at optimiser step `step`."""
+    def forward(
+        self, x: torch.Tensor, *, step: int = 0, epoch: int = 0, dataset_size: int | None = None
+    ) -> ModelOutput:
+        """Every term and each objective's total for a batch x (b ...) at optimiser step `step`
+        of `epoch`, with `dataset_size` training examples in all (for the terms that read it)."""
         program = self.graph.program
-        t = self.interpret(program.calls, {program["data"]: x})
+        t = {program["data"]: x, **dict(zip(RUNTIME, (step, epoch, dataset_size), strict=True))}
+        t = self.interpret(program.calls, t)
         terms = {call.writes[0]: t[call.writes[0]] for call in program.terms}
         env = self.values(terms, step=step, epoch=epoch)
         losses = {o.name: evaluate(o.loss, env, step=step) for o in self.graph.objectives}

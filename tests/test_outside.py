@@ -92,3 +92,29 @@ def test_trains_builds_and_loads_back_with_trust(tmp_path, digits):
         theirs = emitted(x)
     torch.testing.assert_close(theirs.terms["hinge"], out.terms["hinge"], rtol=1e-6, atol=1e-8)
     torch.testing.assert_close(theirs.losses["loss"], out.losses["loss"], rtol=1e-6, atol=1e-8)
+
+
+def test_the_trainer_hands_terms_the_size_of_the_training_set(tmp_path, digits):
+    kind = "outside_terms.divergences:CodeNormPerDatum"
+    spec = gaespec.load_spec(
+        "ae",
+        [
+            *TINY,
+            f"terms.per_datum={{kind='{kind}', inputs=['z', 'dataset_size'], scale=1000.0}}",
+            "objective.loss='recon + per_datum'",
+        ],
+    )
+    quiet = {"data": digits, "epochs": 1, "progress": False, "log": lambda *_: None}
+    run = gaespec.train(spec, out=tmp_path / "run", **quiet)
+    record = run.metrics[-1]["validation"]
+    model = run.model.eval()
+    with torch.no_grad():
+        z = model.encode(digits.validation.x).mean
+    expected = 1000.0 * (z**2).sum(-1).mean().item() / len(digits.train)
+    torch.testing.assert_close(record["per_datum"], expected, rtol=1e-5, atol=1e-9)
+
+    from gaespec.codegen.emit import emit
+
+    text = emit(spec)
+    assert "def forward(self, x: Tensor, *, dataset_size: int | None = None) -> Output:" in text
+    assert "per_datum = self.per_datum(z, dataset_size)" in text

@@ -37,7 +37,7 @@ from gaespec.components.wiring import Wiring
 from gaespec.errors import CodegenError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
-from gaespec.graph.program import Call
+from gaespec.graph.program import RUNTIME, RUNTIME_ARGUMENTS, Call
 from gaespec.nets import is_import_path, net_kwargs
 from gaespec.spec.load import load_spec
 from gaespec.spec.loss import called, free_names, to_python
@@ -537,11 +537,12 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
             *printer.terms_made(),
         ]
     )
-    # the pipeline's tensors keep their names: a package called `z` is not used in forward
-    pipeline = set(program.roles.values())
-    emitter.locals = Namespace((taken - pipeline) | {"terms", "losses", "step", "epoch"})
+    # the pipeline's tensors and forward's arguments keep their names: a package called `z` is not
+    # used in forward
+    pipeline = set(program.roles.values()) | set(RUNTIME)
+    emitter.locals = Namespace((taken - pipeline) | {"terms", "losses"})
     tensors = [n for call in program.calls for n in (*call.reads, *call.writes)]
-    for name in [program["data"], *tensors]:  # in run order
+    for name in [*RUNTIME, program["data"], *tensors]:  # in run order
         emitter.locals[name]
 
     data, code, posterior, reconstruction = (
@@ -551,6 +552,8 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
     encode = _print_calls(printer, program.generative("data", "posterior"), roots)
     decode = _print_calls(printer, program.generative("code", "reconstruction"), roots)
     methods, losses, clock = _objectives(emitter)
+    read = {name for call in program.calls for name in call.reads}
+    clock = [name for name in RUNTIME if name in clock or name in read]
 
     header = [
         *comment(
@@ -586,6 +589,7 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         losses=losses,
         methods=methods,
         clock=clock,
+        clock_arguments=[f"{name}: {RUNTIME_ARGUMENTS[name]}" for name in clock],
         groups=[(literal(o.name, "objective.name"), o.params) for o in graph.objectives],
     )
     return format_source(text)

@@ -13,7 +13,7 @@ import networkx as nx
 
 from gaespec.errors import LossSyntaxError
 from gaespec.graph.model_graph import ModelGraph, Objective, node
-from gaespec.graph.program import Call, Program
+from gaespec.graph.program import RUNTIME, Call, Program
 from gaespec.graph.shapes import infer_shapes
 from gaespec.spec.loss import free_names, parse_loss, to_formula
 from gaespec.spec.schedules import SCHEDULES
@@ -94,12 +94,13 @@ def _add_dataflow(spec: Spec, g: nx.DiGraph) -> None:
 
     g.add_edge(tensor("x"), module("encoder", spec.encoder.arch))
     g.add_edge(node("module", "encoder"), tensor("h"))
-    g.add_edge(tensor("h"), module("posterior", spec.latent.posterior.kind))
+    posterior, prior = spec.latent.posterior, spec.prior
+    g.add_edge(tensor("h"), module("posterior", posterior.kind, posterior.has_parameters))
     g.add_edge(node("module", "posterior"), tensor("q"))
     g.add_edge(node("module", "posterior"), tensor("z"))
-    module("prior", spec.prior.kind, trainable=False)
+    module("prior", prior.kind, trainable=prior.has_parameters)
     for name, decl in spec.modules.items():
-        module(name, decl.kind)
+        module(name, decl.kind, trainable=decl.has_parameters)
         g.nodes[node("module", name)]["straight_through"] = decl.straight_through
         for output in decl.writes(name):
             g.add_edge(node("module", name), tensor(output))
@@ -111,6 +112,15 @@ def _add_dataflow(spec: Spec, g: nx.DiGraph) -> None:
     _need(spec, produced, spec.decoder.input, "decoder.input", "tensor")
     g.add_edge(tensor(spec.decoder.input), module("decoder", spec.decoder.arch))
     g.add_edge(node("module", "decoder"), tensor("x_hat"))
+    # a module that calls another (a prior calling the encoder on its pseudo-inputs) passes that
+    # one's gradients on: the reachability check sees them through this edge
+    modules = {d["name"] for _, d in g.nodes(data=True) if d["role"] == "module"}
+    made = {"latent.posterior": ("posterior", posterior), "prior": ("prior", prior)}
+    made |= {f"modules.{name}": (name, decl) for name, decl in spec.modules.items()}
+    for key, (name, decl) in made.items():
+        for use in decl.uses(spec.modules):
+            _need(spec, modules, use.name, f"{key}.{use.key}", "module")
+            g.add_edge(node("module", use.name), node("module", name), detached=use.detached)
     _add_calls(spec, g, produced | set(spec.calls))
 
 
@@ -151,7 +161,7 @@ def _need(spec: Spec, known, name: str, key: str, what: str) -> None:
 
 
 def _add_terms(spec: Spec, g: nx.DiGraph) -> None:
-    tensors = {d["name"] for _, d in g.nodes(data=True) if d["role"] == "tensor"}
+    tensors = {d["name"] for _, d in g.nodes(data=True) if d["role"] == "tensor"} | set(RUNTIME)
     modules = {d["name"]: d for _, d in g.nodes(data=True) if d["role"] == "module"}
     for name, term in spec.terms.items():
         term.check(spec, f"terms.{name}")
@@ -168,6 +178,8 @@ def _add_terms(spec: Spec, g: nx.DiGraph) -> None:
                 _need(spec, fitting, use.name, key, use.expects)
         for read in term.reads(spec.modules):
             _need(spec, tensors, read.name, f"terms.{name}.{read.key}", "tensor")
+            if read.name in RUNTIME:  # a number the trainer hands in: no gradient from it
+                g.add_node(node("tensor", read.name), role="tensor", name=read.name)
             g.add_edge(node("tensor", read.name), node("term", name), detached=read.detached)
         for use in uses:
             g.add_edge(node("module", use.name), node("term", name), detached=use.detached)

@@ -12,6 +12,11 @@ from dataclasses import dataclass, field, replace
 
 from gaespec.errors import GraphError
 
+# what the trainer hands the model besides the data, readable by any call of the program: the
+# optimiser step, the epoch, and the size of the training set (for minibatch-weighted estimates)
+RUNTIME = ("step", "epoch", "dataset_size")
+# the annotation and default of each in a forward's signature
+RUNTIME_ARGUMENTS = {"step": "int = 0", "epoch": "int = 0", "dataset_size": "int | None = None"}
 # what the parts of the program are to the model's methods, by role: the tensor each role is
 ROLES = ("data", "features", "posterior", "code", "reconstruction")
 

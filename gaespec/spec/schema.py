@@ -17,7 +17,10 @@ from gaespec.spec.vocabulary import Identifier, union
 OVERRIDE = "--set"  # the "file" of a value set on the command line
 
 # Tensor and module names the pipeline itself defines; user names must not shadow them.
-RESERVED = frozenset({"x", "h", "q", "z", "x_hat", "encoder", "posterior", "decoder", "prior"})
+RESERVED = frozenset(
+    {"x", "h", "q", "z", "x_hat", "encoder", "posterior", "decoder", "prior"}
+    | {"step", "epoch", "dataset_size"}  # what the trainer hands the model (graph.program.RUNTIME)
+)
 # Attributes of a model, composed or generated (torch.nn.Module's and gaespec's own): an extra
 # module is an attribute of the model under its own name, so it must not take one of these.
 MODEL_ATTRIBUTES = frozenset(

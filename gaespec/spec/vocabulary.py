@@ -51,6 +51,9 @@ class Declaration(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     summary: ClassVar[str] = ""
     straight_through: ClassVar[bool] = False  # (modules) gradients skip the parameters
+    # (posteriors, priors, modules) whether it owns parameters, and so must be trained by an
+    # objective; a test holds this equal to what the implementation makes
+    has_parameters: ClassVar[bool] = True
 
     def reads(self, modules: Mapping[str, Declaration]) -> tuple[Read, ...]:
         """The tensors this component reads, given the spec's extra modules by name."""

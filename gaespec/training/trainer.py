@@ -1,6 +1,7 @@
 """The generic trainer: steps each objective's optimiser over the loss dict a model returns.
 
-It knows nothing of any model: a model is a callable `model(x, step=, epoch=)` whose output has
+It knows nothing of any model: a model is a callable `model(x, step=, epoch=, dataset_size=)`
+(the size of the training set, for terms that estimate over it) whose output has
 `.losses` (objective name → scalar) and `.terms`, plus `parameter_groups()`. Each objective's
 backward pass reaches only its own parameters (`backward(inputs=...)`), so an adversary's loss
 never moves the encoder unless the spec says so. Data are in-memory tensors sliced by index.
@@ -160,7 +161,7 @@ class Trainer:
     def train_step(self, x: torch.Tensor):
         """One optimiser step of every objective on batch x; each backward reaches only its own
         parameter group, then every optimiser steps. Returns the model's output."""
-        out = self.model(x, step=self.step, epoch=self.epoch)
+        out = self.model(x, step=self.step, epoch=self.epoch, dataset_size=len(self.data.train))
         self._check_finite(out, f"at step {self.step} (epoch {self.epoch + 1})")
         names = [o.name for o in self.objectives]
         for optimizer in self.optimizers.values():
@@ -216,7 +217,12 @@ class Trainer:
         self.model.eval()
         sums: dict[str, torch.Tensor] = {}
         for x in torch.split(split.x, self.eval_batch_size):
-            out = self.model(x.to(self.device), step=self.step, epoch=self.epoch)
+            out = self.model(
+                x.to(self.device),
+                step=self.step,
+                epoch=self.epoch,
+                dataset_size=len(self.data.train),
+            )
             self._check_finite(out, f"in the evaluation after step {self.step}")
             for name, value in (*out.terms.items(), *out.losses.items()):
                 # a term that differentiates keeps a graph even here: none is kept across batches

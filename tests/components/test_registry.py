@@ -61,3 +61,16 @@ def test_the_declared_densities_are_the_implemented_ones():
     for kind, registered in IMPLEMENTATIONS["posterior"].items():
         declared = DECLARATIONS["posterior"].get(kind).has_density
         assert declared == hasattr(registered.cls.distribution, "log_prob"), kind
+
+
+@pytest.mark.parametrize("name", ["vae", "ae", "vqvae", "aae"])
+def test_declared_parameters_are_the_implemented_ones(name, tiny_model):
+    """A module is trained when it has parameters: lowering reads the declaration, so the
+    declaration must say what the implementation makes."""
+    model = tiny_model(name)
+    spec = model.graph.spec
+    made = {"posterior": spec.latent.posterior, "prior": spec.prior, **spec.modules}
+    for module, decl in made.items():
+        has = any(True for _ in getattr(model, module).parameters())
+        assert decl.has_parameters == has, (module, decl.kind)
+        assert model.graph.graph.nodes[f"module:{module}"]["trainable"] == has, module

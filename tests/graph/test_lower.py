@@ -259,3 +259,22 @@ def test_model_attributes_cover_every_public_attribute_of_a_model():
     model = gaespec.build(tiny_spec("vae"))
     public = {n for n in dir(model) if not n.startswith("_")} - set(model._modules)
     assert public <= MODEL_ATTRIBUTES
+
+
+def test_a_module_that_calls_another_passes_on_its_gradients(monkeypatch):
+    """A prior that calls the encoder (as VampPrior does on its pseudo-inputs): the encoder's
+    gradients reach a term through the prior, and a prior with parameters must be trained."""
+    from gaespec.spec.declarations.latent import StandardNormal
+    from gaespec.spec.vocabulary import Read
+
+    monkeypatch.setattr(StandardNormal, "uses", lambda self, modules: (Read("encoder", "kind"),))
+    monkeypatch.setattr(StandardNormal, "has_parameters", True)
+    graph = lower(load_spec("vae"))
+    assert graph.graph.has_edge("module:encoder", "module:prior")
+    assert graph.objectives[0].params == ("encoder", "posterior", "prior", "decoder")
+    with pytest.raises(GraphError) as caught:
+        lower(load_spec("aae"))
+    assert str(caught.value).endswith(
+        "module 'prior' has parameters but no objective trains it; "
+        "fix: add 'prior' to the params of an objective"
+    )

@@ -16,3 +16,14 @@ class HingedCodeNorm:
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         excess = (z**2).sum(-1) - self.radius**2
         return self.weight * torch.clamp(excess, min=0.0).mean()
+
+
+class CodeNormPerDatum:
+    """scale · mean ‖z‖² / dataset_size: a term that needs the training set's size, which the
+    trainer hands the model (as minibatch-weighted estimates of a total correlation do)."""
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+
+    def __call__(self, z: torch.Tensor, dataset_size: int) -> torch.Tensor:
+        return self.scale * (z**2).sum(-1).mean() / dataset_size
