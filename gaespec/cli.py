@@ -149,9 +149,24 @@ def explain(spec: Path, set_: SetOption = None) -> None:
             f"    trains: {', '.join(objective.params)}  "
             f"optimizer: {objective.optimizer.name} lr={objective.optimizer.lr}"
         )
+    typer.echo("\n# program")
+    for call in graph.program.calls:
+        notes = [
+            note
+            for note, on in (
+                ("built-in", call.builtin),
+                ("per sample", call.folded),
+                ("term", call.term),
+                ("with gradients", call.grad),
+            )
+            if on
+        ]
+        args = ", ".join([*call.reads, *call.modules])
+        line = f"{', '.join(call.writes)} = {call.callee}({args})"
+        typer.echo(line + (f"  [{', '.join(notes)}]" if notes else ""))
     typer.echo("\n# graph")
     g = graph.graph
-    for role in ("tensor", "module", "term", "param", "schedule", "objective"):
+    for role in ("tensor", "module", "call", "term", "param", "schedule", "objective"):
         names = graph.nodes(role)
         if not names:
             continue

@@ -58,6 +58,15 @@ def test_explain_shows_the_formula_and_the_graph():
     assert "loss = recon + beta * kl" in result.output
     assert "beta = 2.0" in result.output
     assert "  kl               kl  ← q, prior" in result.output
+    program = result.output.split("# program\n")[1].split("\n\n")[0].splitlines()
+    assert program == [
+        "h = encoder(x)",
+        "q = posterior(h)",
+        "z = rsample(q)  [built-in]",
+        "x_hat = decoder(z)  [per sample]",
+        "recon = recon(x, x_hat)  [term]",
+        "kl = kl(q, prior)  [term]",
+    ]
 
 
 def test_list_names_specs_and_kinds():
