@@ -39,7 +39,8 @@ def _custom_code(spec) -> list[str]:
     from gaespec.spec.vocabulary import is_custom
 
     nets = [arch for arch in (spec.encoder.arch, spec.decoder.arch) if is_import_path(arch)]
-    return nets + [decl.kind for decl in spec.terms.values() if is_custom(decl)]
+    declared = [spec.latent.posterior, spec.prior, *spec.modules.values(), *spec.terms.values()]
+    return nets + [decl.kind for decl in declared if is_custom(decl)]
 
 
 def _json_type(value) -> str:

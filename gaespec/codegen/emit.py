@@ -573,7 +573,9 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
         input_shape=literal(tuple(spec.input.shape), "input.shape"),
         hyperparameters=list(emitter.hyperparameters.values()),
         init=init,
-        distribution=parts.modules["posterior"].cls.distribution.__name__,
+        distribution=getattr(
+            getattr(parts.modules["posterior"].cls, "distribution", None), "__name__", "object"
+        ),
         data=data,
         code=code,
         encode=_lines([*encode, f"return {posterior}"]),

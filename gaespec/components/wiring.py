@@ -39,14 +39,25 @@ class Wiring:
         """The posterior, the prior and the extra modules, in the order the model makes them."""
         spec = self.spec
         made = {
-            "posterior": construct(
-                "posterior", spec.latent.posterior.kind, spec.latent.posterior, self
+            "posterior": self._construct(
+                "posterior", spec.latent.posterior, "latent.posterior", self._head()
             ),
-            "prior": construct("prior", spec.prior.kind, spec.prior, self),
+            "prior": self._construct("prior", spec.prior, "prior", {"latent_dim": self.latent_dim}),
         }
         for name, decl in spec.modules.items():
-            made[name] = construct("module", decl.kind, decl, self)
+            made[name] = self._construct("module", decl, f"modules.{name}", {})
         return made
+
+    def _head(self) -> dict:
+        return {"features": self.features, "latent_dim": self.latent_dim}
+
+    def _construct(self, role: str, decl, key: str, given: dict) -> Construct:
+        """The registered kind's Construct; a class of the user's package (imported only now)
+        gets what gaespec gives its role (`given`), then the spec's options."""
+        if not is_custom(decl):
+            return construct(role, decl.kind, decl, self)
+        cls = import_object(decl.kind, file=self.spec.origin(f"{key}.kind"), key=f"{key}.kind")
+        return Construct(cls, {**given, **decl.options})
 
     def terms(self) -> dict[str, Construct]:
         """Every term, in the spec's order; a term is wired after the terms it refers to."""
@@ -54,10 +65,5 @@ class Wiring:
         order = [g.nodes[n]["name"] for n in nx.topological_sort(g) if g.nodes[n]["role"] == "term"]
         for name in order:
             decl = self.spec.terms[name]
-            if is_custom(decl):  # a class of the user's package, imported only now
-                key = f"terms.{name}.kind"
-                cls = import_object(decl.kind, file=self.spec.origin(key), key=key)
-                self._terms[name] = Construct(cls, decl.options)
-            else:
-                self._terms[name] = construct("term", decl.kind, decl, self)
+            self._terms[name] = self._construct("term", decl, f"terms.{name}", {})
         return {name: self._terms[name] for name in self.spec.terms}

@@ -43,6 +43,8 @@ def infer_shapes(
     shapes["q"] = shapes["z"] = (d,)
     for name in (*stages, *(m for m in spec.modules if m not in stages)):
         module = spec.modules[name]
+        if not hasattr(module, "input"):  # a module of the user's: its calls say what it reads
+            continue
         shape = shapes.get(module.input)
         if module.input in shapes and shape is None:
             raise spec.error(

@@ -103,26 +103,31 @@ def _import_path(kind: str) -> str:
     return kind
 
 
-class CustomTerm(Declaration):
-    """A term of the user's own package: `kind = "package.module:Class"`. The class is made with
-    the table's other keys as keyword arguments and called with the tensors `inputs`, then the
-    modules `modules` (which it may call); it returns a batch mean. It is imported only when a
-    model is built, and a saved run naming it loads only with trust_code.
+class Custom(Declaration):
+    """A kind of the user's own package: `kind = "package.module:Class"`, made with the table's
+    other keys as keyword arguments (after what gaespec gives it). It is imported only when a
+    model is built, and a saved run naming it loads only with trust_code."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+    kind: Annotated[str, AfterValidator(_import_path)]
+
+    @property
+    def options(self) -> dict:
+        """The constructor's keyword arguments from the spec: every key it does not declare."""
+        return dict(self.model_extra or {})
+
+
+class CustomTerm(Custom):
+    """A term class of yours: made with the options, called with the tensors `inputs`, then the
+    modules `modules` (which it may call); it returns a batch mean.
 
     Attributes:
         inputs: the tensors it reads, in order. modules: the modules it is given, in order.
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
-    kind: Annotated[str, AfterValidator(_import_path)]
     inputs: tuple[Identifier, ...] = ()
     modules: tuple[Identifier, ...] = ()
     summary: ClassVar[str] = "a term class of your own package, by import path"
-
-    @property
-    def options(self) -> dict:
-        """The constructor's keyword arguments: every key beyond kind, inputs and modules."""
-        return dict(self.model_extra or {})
 
     def reads(self, modules):
         return tuple(Read(name, "inputs") for name in self.inputs)
@@ -131,8 +136,55 @@ class CustomTerm(Declaration):
         return tuple(Read(name, "modules") for name in self.modules)
 
 
+class CustomPosterior(Custom):
+    """A posterior head of yours: an nn.Module made as Class(features=, latent_dim=, **options),
+    mapping the encoder's features (b f) to a distribution with `.mean` (b d) and `rsample(k)`
+    (k b d). gaespec cannot know its density: the terms that need one refuse it."""
+
+    summary: ClassVar[str] = "a posterior class of your own package, by import path"
+    has_density: ClassVar[bool] = False
+
+
+class CustomPrior(Custom):
+    """A prior of yours: an nn.Module made as Class(latent_dim=, **options); called with no
+    input it gives a distribution with `sample(n, device=, dtype=)` (and `log_prob` where a
+    term needs it).
+
+    Attributes:
+        trainable: whether it has parameters that an objective trains.
+    """
+
+    trainable: bool = False
+    summary: ClassVar[str] = "a prior class of your own package, by import path"
+
+    @property
+    def has_parameters(self) -> bool:  # type: ignore[override]
+        return self.trainable
+
+
+class CustomModule(Custom):
+    """A module of yours, made as Class(**options), called by the spec's [calls] and by terms
+    that are given it.
+
+    Attributes:
+        trainable: whether it has parameters that an objective trains.
+    """
+
+    trainable: bool = True
+    summary: ClassVar[str] = "a module class of your own package, by import path"
+
+    @property
+    def has_parameters(self) -> bool:  # type: ignore[override]
+        return self.trainable
+
+
 # the roles whose kinds a user's package may add
-CUSTOMIZABLE = {"term": CustomTerm}
+CUSTOMIZABLE = {
+    "term": CustomTerm,
+    "posterior": CustomPosterior,
+    "prior": CustomPrior,
+    "module": CustomModule,
+}
 
 
 def is_custom(decl: Declaration) -> bool:

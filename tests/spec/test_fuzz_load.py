@@ -506,8 +506,9 @@ def test_the_resolved_spec_keeps_every_character_and_date(tmp_path):
         (
             ("prior", "kind"),
             "standard\nnormal",
-            "{path}:13:1: prior.kind: unknown value 'standard\\nnormal' (expected one of "
-            "standard_normal); closest valid choice: 'standard_normal'",
+            "{path}:13:1: prior.kind: unknown kind 'standard\\nnormal' (expected one of "
+            "standard_normal, or a class of yours as 'package.module:Class'); closest valid "
+            "choice: 'standard_normal'",
         ),
         (
             ("model", "\x1b[2J"),
