@@ -323,7 +323,8 @@ def eval_(
             choices=["test", "validation"],
         )
     model = load_run(run, which=which, trust_code=trust_code)
-    x = getattr(_run_data(model), split).x
+    data = _run_data(model)
+    x = getattr(data, split).x
     result = {
         "split": split,
         "weights": which,
@@ -335,7 +336,12 @@ def eval_(
         sums: dict[str, float] = {}
         for batch in torch.split(x, 500):
             # as when the weights were validated: after run.step steps, in epoch run.epoch - 1
-            out = model(batch, step=model.run.step, epoch=max(model.run.epoch - 1, 0))
+            out = model(
+                batch,
+                step=model.run.step,
+                epoch=max(model.run.epoch - 1, 0),
+                dataset_size=len(data.train),
+            )
             for name, value in (*out.terms.items(), *out.losses.items()):
                 sums[name] = sums.get(name, 0.0) + value.item() * len(batch)
     result["terms"] = {name: total / len(x) for name, total in sums.items()}

@@ -20,7 +20,7 @@ from torch import nn
 from gaespec import nets
 from gaespec.components.ops import builtin_op, differentiable, per_sample
 from gaespec.components.wiring import Wiring
-from gaespec.errors import GraphError
+from gaespec.errors import GaespecError, GraphError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
 from gaespec.graph.program import RUNTIME, Call
@@ -80,7 +80,8 @@ class ComposedModel(nn.Module):
         )
         wiring = Wiring(graph, self._features(spec, custom=encoder is not None))
         for name, made in wiring.modules().items():
-            self.add_module(name, made.make())
+            key = {"posterior": "latent.posterior", "prior": "prior"}.get(name, f"modules.{name}")
+            self.add_module(name, self._make(made, key))
         code = graph.shapes[spec.decoder.input]
         code = code[0] if code is not None else spec.latent.dim
         self.decoder = (
@@ -96,7 +97,30 @@ class ComposedModel(nn.Module):
             )
         )
         self._check_decoder(spec, code, custom=decoder is not None)
-        self.terms = {name: made.make() for name, made in wiring.terms().items()}
+        self.terms = {
+            name: self._make(made, f"terms.{name}") for name, made in wiring.terms().items()
+        }
+        for name, term in self.terms.items():
+            if isinstance(term, nn.Module) and any(True for _ in term.parameters()):
+                raise spec.error(
+                    f"term '{name}' owns parameters, which no objective could train",
+                    f"terms.{name}.kind",
+                    fix="make the parameters a module of [modules] and give it to the term "
+                    "(modules = [...])",
+                )
+
+    def _make(self, made, key: str):
+        """A component made; a class of the user's that refuses its arguments says where."""
+        try:
+            return made.make()
+        except TypeError as error:
+            if made.cls.__module__.startswith("gaespec."):
+                raise
+            raise self.graph.spec.error(
+                f"{made.cls.__name__} cannot be made with {made.arguments}: {error}",
+                f"{key}.kind",
+                fix="give the options its constructor takes",
+            ) from None
 
     def _features(self, spec: Spec, custom: bool) -> int:
         known = None if custom else self.graph.shapes.get(self.graph.program["features"])
@@ -138,9 +162,24 @@ class ComposedModel(nn.Module):
                     t[name] = differentiable(t[name])
                 args = [*(t[n] for n in call.reads), *(getattr(self, m) for m in call.modules)]
                 callee = self._callee(call)
-                out = per_sample(callee, *args) if call.folded else callee(*args)
+                try:
+                    out = per_sample(callee, *args) if call.folded else callee(*args)
+                except (TypeError, ValueError, RuntimeError, IndexError) as error:
+                    if call.key is None:  # the default program's own: a fault of gaespec
+                        raise
+                    raise self._call_error(call, error) from error
             t.update(zip(call.writes, out if len(call.writes) > 1 else (out,), strict=True))
         return t
+
+    def _call_error(self, call: Call, error: Exception) -> GaespecError:
+        """A call that the spec asked for failed in torch: say which, on what, and why."""
+        reads = ", ".join(f"'{n}'" for n in (*call.reads, *call.modules)) or "nothing"
+        return self.graph.spec.error(
+            f"calling {'term' if call.term else 'op' if call.builtin else 'module'} "
+            f"'{call.callee}' on {reads} failed: {type(error).__name__}: {error}",
+            call.key,
+            fix="check the tensors it reads (their number and shapes) and per_sample",
+        )
 
     def _slice(self, given: str, wanted: str, value) -> object:
         """Run the part of the program that computes role `wanted` from role `given`."""

@@ -43,6 +43,7 @@ from gaespec.spec.load import load_spec
 from gaespec.spec.loss import called, free_names, to_python
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.schema import Spec
+from gaespec.spec.vocabulary import is_custom
 
 # the names templates/model.py.j2 itself defines or imports
 FILE_NAMES = (
@@ -280,6 +281,15 @@ class PrintedWiring(Wiring):
 
     def width(self, tensor: str) -> Symbol:
         return Symbol(_width(self._graph, tensor))
+
+    def _construct(self, role: str, decl, key: str, given: dict) -> Construct:
+        """As the model's wiring, but a class of the user's package is named, never imported:
+        the file imports it, and writing the file runs none of its code."""
+        if not is_custom(decl):
+            return super()._construct(role, decl, key, given)
+        module, _, name = decl.kind.partition(":")
+        named = type(name.rpartition(".")[2], (), {"__module__": module, "__qualname__": name})
+        return Construct(named, {**given, **decl.options})
 
 
 def _parts(emitter: Emitter) -> Parts:

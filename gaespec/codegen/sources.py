@@ -10,6 +10,7 @@ only the standard library, torch and einops, and other definitions of gaespec.co
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import inspect
 import sys
@@ -60,6 +61,9 @@ def _imports(tree: ast.Module) -> dict[str, tuple[str, str | None, str]]:
                 for a in aliases:
                     line = f"import {a.name}" + (f" as {a.asname}" if a.asname else "")
                     found[a.asname or a.name.split(".")[0]] = (a.name, None, line)
+            case ast.ImportFrom(level=level, names=aliases) if level:
+                for a in aliases:  # refused where named: the copier follows absolute ones
+                    found[a.asname or a.name] = (".", a.name, "")
             case ast.ImportFrom(module=module, names=aliases) if module and module != "__future__":
                 for a in aliases:
                     alias = f" as {a.asname}" if a.asname else ""
@@ -72,6 +76,20 @@ def _registers(decorator: ast.expr) -> bool:
     """Whether a decorator registers the definition with gaespec (it stays behind)."""
     call = decorator.func if isinstance(decorator, ast.Call) else decorator
     return isinstance(call, ast.Name) and call.id == REGISTRATION
+
+
+def _names_bound(node: ast.AST) -> set[str]:
+    """The names a definition binds itself: its arguments, assignments and loop targets."""
+    bound = {
+        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    bound |= {
+        a.arg
+        for n in ast.walk(node)
+        if isinstance(n, ast.arguments)
+        for a in (*n.posonlyargs, *n.args, *n.kwonlyargs, *(x for x in (n.vararg, n.kwarg) if x))
+    }
+    return bound
 
 
 def _names_read(node: ast.AST) -> list[str]:
@@ -112,9 +130,29 @@ def copy_definitions(objects) -> Copied:
         reads = _names_read(node) + [
             n.id for d in kept for n in ast.walk(d) if isinstance(n, ast.Name)
         ]
+        for inner in ast.walk(node):  # an import inside a definition comes along as text
+            if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                modules = [a.name for a in inner.names] if isinstance(inner, ast.Import) else []
+                modules += [inner.module or "."] if isinstance(inner, ast.ImportFrom) else []
+                if getattr(inner, "level", 0) or any(
+                    m.split(".")[0] not in COPYABLE_IMPORTS for m in modules
+                ):
+                    raise CodegenError(
+                        f"internal: {module_name}.{name} imports {', '.join(modules)} inside "
+                        "it, which a standalone file cannot"
+                    )
+        bound = _names_bound(node)
+        namespace = vars(sys.modules[module_name])
         for read in reads:
-            if read == name:
+            if read == name or (read in bound and read not in known):
                 continue
+            if read not in known and read not in imported and read in namespace:
+                if not hasattr(builtins, read):
+                    raise CodegenError(
+                        f"internal: {module_name}.{name} names '{read}', which its module "
+                        "defines in a way the copier does not follow (one name per def, class, "
+                        "assignment or import)"
+                    )
             if read in known:
                 visit(module_name, read, (*chain, name))
             elif read in imported:
@@ -128,8 +166,15 @@ def copy_definitions(objects) -> Copied:
                         f"internal: {module_name}.{name} names '{read}' from {module}, which a "
                         "standalone file cannot import"
                     )
+        if name in owners and owners[name] != module_name:
+            raise CodegenError(
+                f"internal: '{name}' is defined in {owners[name]} and in {module_name}; one "
+                "standalone file holds one of each name"
+            )
+        owners[name] = module_name
         definitions[(module_name, name)] = text
 
+    owners: dict[str, str] = {}
     for obj in objects:
         visit(obj.__module__, obj.__name__, ())
     return Copied(tuple(imports), tuple(definitions.values()), tuple(n for _, n in definitions))

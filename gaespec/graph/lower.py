@@ -18,6 +18,7 @@ from gaespec.graph.shapes import infer_shapes
 from gaespec.spec.loss import free_names, parse_loss, to_formula
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.schema import MODEL_ATTRIBUTES, RESERVED, Spec
+from gaespec.spec.vocabulary import is_custom
 
 
 def _objective_key(spec: Spec, index: int) -> str:
@@ -27,7 +28,7 @@ def _objective_key(spec: Spec, index: int) -> str:
 def _check_names(spec: Spec) -> None:
     """User names must not clash with each other or with the pipeline's own names."""
     seen: dict[str, str] = {}
-    for table in ("modules", "calls", "terms", "params", "schedules"):
+    for table in ("modules", "terms", "params", "schedules", "calls"):
         for name in getattr(spec, table):
             key = f"{table}.{name}"
             if name in RESERVED:
@@ -140,12 +141,29 @@ def _add_calls(spec: Spec, g: nx.DiGraph, tensors: set[str]) -> None:
                 "prior_sample takes one input, the tensor whose shape its samples take",
                 f"{key}.inputs",
             )
+        if call.op is not None and call.per_sample is not None:
+            raise spec.error(
+                "per_sample is for calls of a module, not of an op", f"{key}.per_sample"
+            )
+        arity = ARITY.get(call.module, 1 if call.module in spec.modules else None)
+        if call.module in spec.modules and is_custom(spec.modules[call.module]):
+            arity = None  # a module of the user's: its class says
+        if arity is not None and len(call.inputs) != arity:
+            raise spec.error(
+                f"'{call.module}' takes {arity} input{'s' if arity != 1 else ''}, "
+                f"not {len(call.inputs)}",
+                f"{key}.inputs",
+            )
         for read in call.inputs:
             _need(spec, tensors, read, f"{key}.inputs", "tensor")
             g.add_edge(node("tensor", read), here)
         for output in _call_writes(spec, name, call):
             g.add_node(node("tensor", output), role="tensor", name=output)
             g.add_edge(here, node("tensor", output))
+
+
+# how many tensors a call of each built-in module takes
+ARITY = {"encoder": 1, "posterior": 1, "decoder": 1, "prior": 0}
 
 
 def _call_writes(spec: Spec, name: str, call) -> tuple[str, ...]:
@@ -206,9 +224,11 @@ def _check_acyclic(spec: Spec, g: nx.DiGraph) -> None:
         cycle = nx.find_cycle(g)
     except nx.NetworkXNoCycle:
         return
-    names = [g.nodes[a]["name"] for a, _ in cycle] + [g.nodes[cycle[0][0]]["name"]]
+    names = [g.nodes[a]["name"] for a, _ in cycle if g.nodes[a]["role"] != "call"]
+    names.append(names[0])
+    call = next((g.nodes[a]["name"] for a, _ in cycle if g.nodes[a]["role"] == "call"), None)
     first = next((g.nodes[a]["name"] for a, _ in cycle if g.nodes[a]["name"] in spec.modules), None)
-    key = f"modules.{first}.input" if first else "decoder.input"
+    key = f"calls.{call}.inputs" if call else f"modules.{first}.input" if first else "decoder.input"
     raise spec.error(f"the graph has a cycle: {' → '.join(names)}", key)
 
 
@@ -325,14 +345,15 @@ def program(spec: Spec, g: nx.DiGraph, stages: tuple[str, ...]) -> Program:
     for name in order:
         call = spec.calls[name]
         writes = _call_writes(spec, name, call)
+        key = f"calls.{name}"
         if call.op is not None:
-            calls.append(Call(call.op, call.inputs, writes, builtin=True))
+            calls.append(Call(call.op, call.inputs, writes, builtin=True, key=key))
         else:
-            calls.append(Call(call.module, call.inputs, writes, folded=call.folded))
+            calls.append(Call(call.module, call.inputs, writes, folded=call.folded, key=key))
     for name, term in spec.terms.items():
         modules = tuple(u.name for u in term.uses(spec.modules) if u.argument)
         read = tuple(r.name for r in term.reads(spec.modules))
-        calls.append(Call(name, read, (name,), modules=modules, term=True))
+        calls.append(Call(name, read, (name,), modules=modules, term=True, key=f"terms.{name}"))
     roles = {"data": "x", "features": "h", "posterior": "q", "code": "z", "reconstruction": "x_hat"}
     plain = Program(tuple(calls), roles, samples=spec.latent.samples)
     graded, roots = set(), set()
@@ -341,6 +362,13 @@ def program(spec: Spec, g: nx.DiGraph, stages: tuple[str, ...]) -> Program:
         if pair is None:
             continue
         output, wrt = pair
+        code = node("tensor", roles["code"])
+        if wrt != roles["code"] and not nx.has_path(g, code, node("tensor", wrt)):
+            raise spec.error(
+                f"'{wrt}' carries no posterior samples (k b ...): differentiate by the code "
+                f"'{roles['code']}' or a tensor computed from it",
+                f"terms.{name}.wrt",
+            )
         if not nx.has_path(g, node("tensor", wrt), node("tensor", output)):
             raise spec.error(
                 f"'{output}' does not depend on '{wrt}': its gradient with respect to it is zero",

@@ -17,8 +17,6 @@ from gaespec.errors import GraphError
 RUNTIME = ("step", "epoch", "dataset_size")
 # the annotation and default of each in a forward's signature
 RUNTIME_ARGUMENTS = {"step": "int = 0", "epoch": "int = 0", "dataset_size": "int | None = None"}
-# what the parts of the program are to the model's methods, by role: the tensor each role is
-ROLES = ("data", "features", "posterior", "code", "reconstruction")
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,8 @@ class Call:
         term: the call computes a loss term (a batch mean) named by its one write.
         grad: the call lies between a tensor and one that a term differentiates by it: it runs
             with gradients enabled, in evaluation too.
+        key: the spec key that asked for the call (a [calls] entry, a term), where a call that
+            fails is reported; None for the default program's own calls.
     """
 
     callee: str
@@ -45,6 +45,7 @@ class Call:
     folded: bool = False
     term: bool = False
     grad: bool = False
+    key: str | None = None
 
 
 @dataclass(frozen=True)

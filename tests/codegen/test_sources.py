@@ -81,3 +81,37 @@ def test_a_definition_that_needs_more_than_torch_is_refused(monkeypatch):
         "internal: gaespec.components.fake.uses_numpy names 'numpy' from numpy, which a "
         "standalone file cannot import"
     )
+
+
+def _fake_module(monkeypatch, name: str, source: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    exec(source, module.__dict__)
+    monkeypatch.setitem(sys.modules, name, module)
+    sources = {name: source}
+    original = __import__("inspect").getsource
+    monkeypatch.setattr(
+        "inspect.getsource", lambda m: sources.get(getattr(m, "__name__", None)) or original(m)
+    )
+    return module
+
+
+def test_two_definitions_of_one_name_are_refused(monkeypatch):
+    a = _fake_module(monkeypatch, "gaespec.components.fake_a", "def helper():\n    return 1\n")
+    b = _fake_module(monkeypatch, "gaespec.components.fake_b", "def helper():\n    return 2\n")
+    with pytest.raises(CodegenError) as caught:
+        copy_definitions([a.helper, b.helper])
+    assert str(caught.value) == (
+        "internal: 'helper' is defined in gaespec.components.fake_a and in "
+        "gaespec.components.fake_b; one standalone file holds one of each name"
+    )
+
+
+def test_a_name_the_copier_cannot_follow_is_refused(monkeypatch):
+    source = "A, B = 1, 2\n\n\ndef uses_a(x):\n    return x + A\n"
+    module = _fake_module(monkeypatch, "gaespec.components.fake_c", source)
+    with pytest.raises(CodegenError) as caught:
+        copy_definitions([module.uses_a])
+    assert str(caught.value).startswith(
+        "internal: gaespec.components.fake_c.uses_a names 'A', which its module defines in a "
+        "way the copier does not follow"
+    )
