@@ -84,7 +84,48 @@ def _check_schedule(spec: Spec, name: str, schedule) -> None:
         raise spec.error(str(error), f"{key}.args") from None
 
 
+# what each tensor of the default program is to the model's methods (gaespec.graph.program)
+ROLES = {"data": "x", "features": "h", "posterior": "q", "code": "z", "reconstruction": "x_hat"}
+
+
+def default_calls(spec: Spec, stages: tuple[str, ...]) -> list[Call]:
+    """The default program, the one place that names the pipeline's tensors (ROLES): encoder →
+    posterior → K samples of z → the stages (codebooks) → the decoder on each sample."""
+    return [
+        Call("encoder", (ROLES["data"],), (ROLES["features"],)),
+        Call("posterior", (ROLES["features"],), (ROLES["posterior"],)),
+        Call("rsample", (ROLES["posterior"],), (ROLES["code"],), builtin=True),
+        *(
+            Call(
+                name,
+                tuple(r.name for r in spec.modules[name].reads(spec.modules)),
+                spec.modules[name].writes(name),
+            )
+            for name in stages
+        ),
+        Call("decoder", (spec.decoder.input,), (ROLES["reconstruction"],), folded=True),
+    ]
+
+
+def _stage_order(spec: Spec) -> tuple[str, ...]:
+    """The modules that transform the code (they write outputs), each after those it reads."""
+    stages = [name for name, decl in spec.modules.items() if decl.outputs()]
+    writer = {out: name for name in stages for out in spec.modules[name].writes(name)}
+    order = nx.DiGraph()
+    order.add_nodes_from(stages)
+    for name in stages:
+        for read in spec.modules[name].reads(spec.modules):
+            if read.name in writer:
+                order.add_edge(writer[read.name], name)
+    if not nx.is_directed_acyclic_graph(order):
+        return tuple(stages)  # the cycle is reported with the whole graph's
+    return tuple(nx.lexicographical_topological_sort(order, key=stages.index))
+
+
 def _add_dataflow(spec: Spec, g: nx.DiGraph) -> None:
+    """The default program's calls as the graph's edges: tensors → module → tensors (a built-in
+    op joins its tensors directly); then the spec's own [calls]."""
+
     def tensor(name: str) -> str:
         g.add_node(node("tensor", name), role="tensor", name=name)
         return node("tensor", name)
@@ -93,26 +134,34 @@ def _add_dataflow(spec: Spec, g: nx.DiGraph) -> None:
         g.add_node(node("module", name), role="module", name=name, kind=kind, trainable=trainable)
         return node("module", name)
 
-    g.add_edge(tensor("x"), module("encoder", spec.encoder.arch))
-    g.add_edge(node("module", "encoder"), tensor("h"))
     posterior, prior = spec.latent.posterior, spec.prior
-    g.add_edge(tensor("h"), module("posterior", posterior.kind, posterior.has_parameters))
-    g.add_edge(node("module", "posterior"), tensor("q"))
-    g.add_edge(node("module", "posterior"), tensor("z"))
+    module("encoder", spec.encoder.arch)
+    module("posterior", posterior.kind, posterior.has_parameters)
     module("prior", prior.kind, trainable=prior.has_parameters)
     for name, decl in spec.modules.items():
         module(name, decl.kind, trainable=decl.has_parameters)
         g.nodes[node("module", name)]["straight_through"] = decl.straight_through
-        for output in decl.writes(name):
-            g.add_edge(node("module", name), tensor(output))
-    produced = {d["name"] for _, d in g.nodes(data=True) if d["role"] == "tensor"} | {"x_hat"}
+    module("decoder", spec.decoder.arch)
+    calls = default_calls(spec, _stage_order(spec))
+    produced = {ROLES["data"], *(w for c in calls for w in c.writes)}
+    produced |= {w for name, decl in spec.modules.items() for w in decl.writes(name)}
+    _need(spec, produced, spec.decoder.input, "decoder.input", "tensor")
+    for call in calls:  # in run order; the stages' edges are their declarations'
+        if call.builtin:
+            for read in call.reads:
+                for write in call.writes:
+                    g.add_edge(tensor(read), tensor(write))
+        elif call.callee not in spec.modules:
+            for read in call.reads:
+                g.add_edge(tensor(read), node("module", call.callee))
+            for write in call.writes:
+                g.add_edge(node("module", call.callee), tensor(write))
     for name, decl in spec.modules.items():
         for read in decl.reads(spec.modules):
             _need(spec, produced, read.name, f"modules.{name}.{read.key}", "tensor")
             g.add_edge(tensor(read.name), node("module", name), detached=read.detached)
-    _need(spec, produced, spec.decoder.input, "decoder.input", "tensor")
-    g.add_edge(tensor(spec.decoder.input), module("decoder", spec.decoder.arch))
-    g.add_edge(node("module", "decoder"), tensor("x_hat"))
+        for output in decl.writes(name):
+            g.add_edge(node("module", name), tensor(output))
     # a module that calls another (a prior calling the encoder on its pseudo-inputs) passes that
     # one's gradients on: the reachability check sees them through this edge
     modules = {d["name"] for _, d in g.nodes(data=True) if d["role"] == "module"}
@@ -232,12 +281,6 @@ def _check_acyclic(spec: Spec, g: nx.DiGraph) -> None:
     raise spec.error(f"the graph has a cycle: {' → '.join(names)}", key)
 
 
-def _stages(spec: Spec, g: nx.DiGraph) -> tuple[str, ...]:
-    """The transform modules in an order where each runs after what it reads."""
-    order = [g.nodes[n]["name"] for n in nx.topological_sort(g) if g.nodes[n]["role"] == "module"]
-    return tuple(n for n in order if n in spec.modules and spec.modules[n].outputs())
-
-
 def _parse(spec: Spec, text: str, key: str):
     """Parse a loss; a fault is reported at the TOML line of `key`, the column within the loss."""
     try:
@@ -328,19 +371,10 @@ def _add_objectives(spec: Spec, g: nx.DiGraph) -> tuple[Objective, ...]:
 
 
 def program(spec: Spec, g: nx.DiGraph, stages: tuple[str, ...]) -> Program:
-    """The program: encoder → posterior → K samples of z → the stages → the decoder on each
-    sample (the default program, the one place that names the pipeline's tensors), then the
-    spec's own [calls] in an order where each runs after what it reads, then the terms in the
-    spec's order. The calls between a tensor and one a term differentiates by it run with
-    gradients."""
-    reads = {name: tuple(r.name for r in d.reads(spec.modules)) for name, d in spec.modules.items()}
-    calls = [
-        Call("encoder", ("x",), ("h",)),
-        Call("posterior", ("h",), ("q",)),
-        Call("rsample", ("q",), ("z",), builtin=True),
-        *(Call(name, reads[name], spec.modules[name].writes(name)) for name in stages),
-        Call("decoder", (spec.decoder.input,), ("x_hat",), folded=True),
-    ]
+    """The program: the default program (default_calls), then the spec's own [calls] in an
+    order where each runs after what it reads, then the terms in the spec's order. The calls
+    between a tensor and one a term differentiates by it run with gradients."""
+    calls = default_calls(spec, stages)
     order = [g.nodes[n]["name"] for n in nx.topological_sort(g) if g.nodes[n]["role"] == "call"]
     for name in order:
         call = spec.calls[name]
@@ -354,7 +388,7 @@ def program(spec: Spec, g: nx.DiGraph, stages: tuple[str, ...]) -> Program:
         modules = tuple(u.name for u in term.uses(spec.modules) if u.argument)
         read = tuple(r.name for r in term.reads(spec.modules))
         calls.append(Call(name, read, (name,), modules=modules, term=True, key=f"terms.{name}"))
-    roles = {"data": "x", "features": "h", "posterior": "q", "code": "z", "reconstruction": "x_hat"}
+    roles = ROLES
     plain = Program(tuple(calls), roles, samples=spec.latent.samples)
     graded, roots = set(), set()
     for name, term in spec.terms.items():
@@ -397,8 +431,8 @@ def lower(spec: Spec, *, given: frozenset[str] = frozenset()) -> ModelGraph:
     if spec.train.select is not None:
         scores = [o.name for o in objectives] + list(spec.terms)
         _need(spec, scores, spec.train.select, "train.select", "objective or term")
-    stages = _stages(spec, g)
-    shapes = infer_shapes(spec, stages, given)
+    stages = _stage_order(spec)
+    shapes = infer_shapes(spec, stages, ROLES, given)
     for name, shape in shapes.items():
         if g.has_node(node("tensor", name)):
             g.nodes[node("tensor", name)]["shape"] = shape

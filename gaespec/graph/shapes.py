@@ -22,13 +22,17 @@ def _rule(spec: Spec, key: str, call, *args):
 
 
 def infer_shapes(
-    spec: Spec, stages: tuple[str, ...], given: frozenset[str] = frozenset()
+    spec: Spec,
+    stages: tuple[str, ...],
+    roles: dict[str, str],
+    given: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[int, ...] | None]:
-    """Per-sample shapes of x, h, q, z, every stage's outputs and x_hat; None where a custom net
-    decides (checked when the model is built), as do the nets in `given` ("encoder", "decoder")
-    that the user passes in Python. Raises GraphError where two shapes disagree."""
+    """Per-sample shapes of the default program's tensors (by their `roles`) and every stage's
+    outputs; None where a custom net decides (checked when the model is built), as do the nets
+    in `given` ("encoder", "decoder") that the user passes in Python. Raises GraphError where two
+    shapes disagree."""
     d = spec.latent.dim
-    shapes: dict[str, tuple[int, ...] | None] = {"x": tuple(spec.input.shape)}
+    shapes: dict[str, tuple[int, ...] | None] = {roles["data"]: tuple(spec.input.shape)}
     features = None
     if "encoder" not in given:
         features = _rule(
@@ -39,8 +43,8 @@ def infer_shapes(
             spec.input.shape,
             spec.encoder.options,
         )
-    shapes["h"] = None if features is None else (features,)
-    shapes["q"] = shapes["z"] = (d,)
+    shapes[roles["features"]] = None if features is None else (features,)
+    shapes[roles["posterior"]] = shapes[roles["code"]] = (d,)
     for name in (*stages, *(m for m in spec.modules if m not in stages)):
         module = spec.modules[name]
         if not hasattr(module, "input"):  # a module of the user's: its calls say what it reads
@@ -91,5 +95,5 @@ def infer_shapes(
             f"{_fmt(spec.input.shape)}: reconstructions must have the data's shape",
             "decoder.arch",
         )
-    shapes["x_hat"] = tuple(spec.input.shape)
+    shapes[roles["reconstruction"]] = tuple(spec.input.shape)
     return shapes
