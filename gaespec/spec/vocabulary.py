@@ -145,37 +145,34 @@ class CustomPosterior(Custom):
     has_density: ClassVar[bool] = False
 
 
-class CustomPrior(Custom):
-    """A prior of yours: an nn.Module made as Class(latent_dim=, **options); called with no
-    input it gives a distribution with `sample(n, device=, dtype=)` (and `log_prob` where a
-    term needs it).
-
-    Attributes:
-        trainable: whether it has parameters that an objective trains.
-    """
-
-    trainable: bool = False
-    summary: ClassVar[str] = "a prior class of your own package, by import path"
-
-    @property
-    def has_parameters(self) -> bool:  # type: ignore[override]
-        return self.trainable
-
-
-class CustomModule(Custom):
-    """A module of yours, made as Class(**options), called by the spec's [calls] and by terms
-    that are given it.
+class _Trainable(Custom):
+    """A kind of the user's that may own parameters: the spec says whether it does.
 
     Attributes:
         trainable: whether it has parameters that an objective trains.
     """
 
     trainable: bool = True
-    summary: ClassVar[str] = "a module class of your own package, by import path"
 
     @property
     def has_parameters(self) -> bool:  # type: ignore[override]
         return self.trainable
+
+
+class CustomPrior(_Trainable):
+    """A prior of yours: an nn.Module made as Class(latent_dim=, **options); called with no
+    input it gives a distribution with `sample(n, device=, dtype=)` (and `log_prob` where a
+    term needs it). Untrainable unless `trainable = true`."""
+
+    trainable: bool = False
+    summary: ClassVar[str] = "a prior class of your own package, by import path"
+
+
+class CustomModule(_Trainable):
+    """A module of yours, made as Class(**options), called by the spec's [calls] and by terms
+    that are given it. Trainable unless `trainable = false`."""
+
+    summary: ClassVar[str] = "a module class of your own package, by import path"
 
 
 # the roles whose kinds a user's package may add
