@@ -24,6 +24,48 @@ from torch import Tensor, nn
 INPUT_SHAPE = (1, 28, 28)
 
 
+class MNISTConvEncoder(nn.Module):
+    """Four Conv(k4 s2 p1) + BatchNorm + ReLU blocks take 1×28×28 to 1024×1×1, flattened."""
+
+    features = 1024
+
+    def __init__(self, input_shape: tuple[int, ...] = (1, 28, 28)):
+        super().__init__()
+        blocks: list[nn.Module] = []
+        for c_in, c_out in [(1, 128), (128, 256), (256, 512), (512, 1024)]:
+            blocks += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.ReLU()]
+        self.layers = nn.Sequential(*blocks, Rearrange("b c h w -> b (c h w)"))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(b 1 28 28) -> (b 1024)."""
+        return self.layers(x)
+
+
+class MNISTConvDecoder(nn.Module):
+    """Linear to 1024×4×4, then ConvTranspose(k3 s2 p1) 4 -> 7 -> 14 -> 28 with BatchNorm +
+    ReLU, and a sigmoid."""
+
+    def __init__(self, latent_dim: int, output_shape: tuple[int, ...] = (1, 28, 28)):
+        super().__init__()
+        self.output_shape = (1, 28, 28)
+        self.layers = nn.Sequential(
+            nn.Linear(latent_dim, 1024 * 4 * 4),
+            Rearrange("b (c h w) -> b c h w", c=1024, h=4, w=4),
+            nn.ConvTranspose2d(1024, 512, 3, 2, 1),
+            nn.BatchNorm2d(512),
+            nn.ReLU(),
+            nn.ConvTranspose2d(512, 256, 3, 2, 1, output_padding=1),
+            nn.BatchNorm2d(256),
+            nn.ReLU(),
+            nn.ConvTranspose2d(256, 1, 3, 2, 1, output_padding=1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        """(b latent_dim) -> (b 1 28 28) in [0, 1]."""
+        return self.layers(z)
+
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -129,48 +171,6 @@ def per_sample(net, *tensors):
     return rearrange(out, "(k b) ... -> k b ...", k=k)
 
 
-class MNISTConvEncoder(nn.Module):
-    """Pythae's MNIST ConvNet encoder (Chadebec et al. 2022, arXiv:2206.08309): four
-    Conv(k4 s2 p1) + BatchNorm + ReLU blocks take 1×28×28 to 1024×1×1, flattened."""
-
-    features = 1024
-
-    def __init__(self) -> None:
-        super().__init__()
-        blocks: list[nn.Module] = []
-        for c_in, c_out in [(1, 128), (128, 256), (256, 512), (512, 1024)]:
-            blocks += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.ReLU()]
-        self.layers = nn.Sequential(*blocks, Rearrange("b c h w -> b (c h w)"))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(b 1 28 28) -> (b 1024)."""
-        return self.layers(x)
-
-
-class MNISTConvDecoder(nn.Module):
-    """Pythae's MNIST ConvNet decoder (Chadebec et al. 2022, arXiv:2206.08309): Linear to
-    1024×4×4, then ConvTranspose(k3 s2 p1) 4 -> 7 -> 14 -> 28 with BatchNorm + ReLU, sigmoid."""
-
-    def __init__(self, latent_dim: int) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Linear(latent_dim, 1024 * 4 * 4),
-            Rearrange("b (c h w) -> b c h w", c=1024, h=4, w=4),
-            nn.ConvTranspose2d(1024, 512, 3, 2, 1),
-            nn.BatchNorm2d(512),
-            nn.ReLU(),
-            nn.ConvTranspose2d(512, 256, 3, 2, 1, output_padding=1),
-            nn.BatchNorm2d(256),
-            nn.ReLU(),
-            nn.ConvTranspose2d(256, 1, 3, 2, 1, output_padding=1),
-            nn.Sigmoid(),
-        )
-
-    def forward(self, z: Tensor) -> Tensor:
-        """(b d) -> (b 1 28 28) in [0, 1]."""
-        return self.layers(z)
-
-
 class Output(NamedTuple):
     """What forward returns: every loss term and each objective's total, by name (scalars)."""
 
@@ -194,12 +194,12 @@ class BetaVAE(nn.Module):
         super().__init__()
         self.samples = samples
         self.beta = beta
-        self.encoder = MNISTConvEncoder()
+        self.encoder = MNISTConvEncoder(input_shape=INPUT_SHAPE)
         self.posterior = DiagGaussianPosterior(
             features=self.encoder.features, latent_dim=latent_dim
         )
         self.prior = StandardNormalPrior(latent_dim=latent_dim)
-        self.decoder = MNISTConvDecoder(latent_dim)
+        self.decoder = MNISTConvDecoder(latent_dim=latent_dim, output_shape=INPUT_SHAPE)
         self.recon = ReconstructionTerm(likelihood="gaussian", scale=recon_scale)
         self.kl = KLTerm(divergence=kl_diag_gaussian_standard_normal)
 

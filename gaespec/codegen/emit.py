@@ -12,6 +12,7 @@ The code generator lists no kind.
 from __future__ import annotations
 
 import ast
+import inspect
 import sys
 from dataclasses import dataclass
 from os import PathLike
@@ -29,7 +30,7 @@ from gaespec.codegen.literals import (
     literal,
 )
 from gaespec.codegen.namespace import Namespace
-from gaespec.codegen.sources import COMPONENTS, copy_definitions
+from gaespec.codegen.sources import COPIED, copy_definitions
 from gaespec.codegen.templates import render_block, render_file, template_for
 from gaespec.components.ops import BUILTIN_OPS, differentiable, per_sample
 from gaespec.components.registry import Construct
@@ -38,7 +39,7 @@ from gaespec.errors import CodegenError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
 from gaespec.graph.program import RUNTIME, RUNTIME_ARGUMENTS, Call
-from gaespec.nets import is_import_path, net_kwargs
+from gaespec.nets import get_arch, is_import_path, net_kwargs
 from gaespec.spec.load import load_spec
 from gaespec.spec.loss import called, free_names, to_python
 from gaespec.spec.schedules import SCHEDULES
@@ -145,11 +146,6 @@ class Component:
         """One block of its template, rendered ("" when the template has no such block)."""
         return render_block(template_for(self.role, self.kind), block, {"c": self.c})
 
-    @property
-    def requires(self) -> list[str]:
-        """The shared definitions (templates/shared/) it needs."""
-        return self.render("requires").split()
-
 
 # -- the parts of a spec -----------------------------------------------------------------------
 
@@ -158,18 +154,26 @@ class Component:
 NET_ARGUMENTS = {"encoder": ("input_shape",), "decoder": ("latent_dim", "output_shape")}
 
 
-def _net(emitter: Emitter, role: str, table: Any, **extra: Any) -> Component:
+def _net(emitter: Emitter, role: str, table: Any, **given: Any) -> Component | Construct:
+    """A built-in net: its class (copied) and arguments, every option the arch takes given,
+    its default where the spec is silent; a custom net: the template that imports it."""
     options = dict(table.options)
     where = {"file": emitter.spec.origin(f"{role}.arch"), "key": f"{role}.arch"}
     net_kwargs(dict.fromkeys(NET_ARGUMENTS[role]), options, role, table.arch, **where)
     for key in options:
         identifier(key, f"{role} option")
-    module = names = None
     if is_import_path(table.arch):
         module, names = import_path(table.arch, f"{role}.arch")
-    kind = "custom" if module else table.arch
-    c = Context(emitter, role, options, role, module=module, names=names, **extra)
-    return Component(role, kind, c)
+        width = given.get("latent_dim", Symbol("")).source
+        c = Context(emitter, role, options, role, module=module, names=names, width=width)
+        return Component(role, "custom", c)
+    arch = get_arch(table.arch)
+    cls = arch.encoder_factory if role == "encoder" else arch.decoder_factory
+    declared = arch.encoder_options if role == "encoder" else arch.decoder_options
+    defaults = {
+        name: p.default for name, p in inspect.signature(cls).parameters.items() if name in declared
+    }
+    return Construct(cls, {**given, **defaults, **options})
 
 
 def _width(graph: ModelGraph, tensor: str) -> str:
@@ -178,26 +182,6 @@ def _width(graph: ModelGraph, tensor: str) -> str:
     if shape is None or shape[0] == graph.spec.latent.dim:
         return "latent_dim"
     return str(shape[0])
-
-
-def _shared(components: list[Component]) -> list[Component]:
-    """The shared definitions (templates/shared/) the templated parts require, dependencies
-    first, each once."""
-    out: list[Component] = []
-
-    def add(name: str, chain: tuple[str, ...]) -> None:
-        if any(s.kind == name for s in out):
-            return
-        if name in chain:
-            raise CodegenError(f"internal: shared templates require each other: {chain}")
-        shared = Component("shared", name, None)
-        for required in shared.requires:
-            add(required, (*chain, name))
-        out.append(shared)
-
-    for name in [r for c in components for r in c.requires]:
-        add(name, ())
-    return out
 
 
 def _check_file_name(spec: Spec, imports: str) -> None:
@@ -249,19 +233,25 @@ def _lines(texts) -> str:
 
 @dataclass
 class Parts:
-    """What one spec's file is made of, in the order the model makes it: the nets and the
-    schedules through their templates, every other component as a class copied from
-    gaespec.components and made from printed arguments."""
+    """What one spec's file is made of, in the order the model makes it: every net and
+    component as a class copied from gaespec (a custom net through the template that imports
+    it) made from printed arguments, and the schedules through their templates."""
 
-    encoder: Component
-    decoder: Component
+    encoder: Component | Construct
+    decoder: Component | Construct
     schedules: list[Component]
     modules: dict[str, Construct]  # posterior, prior, extra modules
     terms: dict[str, Construct]
 
     def templated(self) -> list[Component]:
         """The parts rendered by templates."""
-        return [self.encoder, self.decoder, *self.schedules]
+        nets = [n for n in (self.encoder, self.decoder) if isinstance(n, Component)]
+        return [*nets, *self.schedules]
+
+    def made(self) -> list[Construct]:
+        """The parts made from copied classes."""
+        nets = [n for n in (self.encoder, self.decoder) if isinstance(n, Construct)]
+        return [*nets, *self.modules.values(), *self.terms.values()]
 
 
 class Symbol:
@@ -297,17 +287,18 @@ def _parts(emitter: Emitter) -> Parts:
     used = {spec.schedules[n].kind for n in _named_schedules(graph)}
     for objective in graph.objectives:
         used |= called(objective.loss) & set(SCHEDULES)
-    encoder = _net(emitter, "encoder", spec.encoder, shape=spec.input.shape)
-    wiring = PrintedWiring(graph, encoder.render("features").strip())
+    shape = Symbol("INPUT_SHAPE")
+    encoder = _net(emitter, "encoder", spec.encoder, input_shape=shape)
+    features = (
+        encoder.render("features").strip()
+        if isinstance(encoder, Component)
+        else "self.encoder.features"
+    )
+    wiring = PrintedWiring(graph, features)
+    width = Symbol(_width(graph, spec.decoder.input))
     return Parts(
         encoder=encoder,
-        decoder=_net(
-            emitter,
-            "decoder",
-            spec.decoder,
-            shape=spec.input.shape,
-            width=_width(graph, spec.decoder.input),
-        ),
+        decoder=_net(emitter, "decoder", spec.decoder, latent_dim=width, output_shape=shape),
         schedules=[Component("schedule", kind, None) for kind in sorted(used)],
         modules=wiring.modules(),
         terms=wiring.terms(),
@@ -316,6 +307,8 @@ def _parts(emitter: Emitter) -> Parts:
 
 # the spec key under which each made component's options sit
 def _origin(spec: Spec, name: str) -> str:
+    if name in ("encoder", "decoder"):
+        return name
     if name in ("posterior",):
         return "latent.posterior"
     if name == "prior":
@@ -353,6 +346,12 @@ class Printer:
         if is_hyperparameter(value):
             return self.emitter.hyperparameter(f"{name}.{key}", value, origin).name
         return literal(value, origin)
+
+    def net(self, role: str, net: Component | Construct) -> str:
+        """The line of __init__ that makes the encoder or the decoder."""
+        if isinstance(net, Component):
+            return net.render("init")
+        return f"self.{role} = {self.construct(role, net)}"
 
     def modules(self) -> list[str]:
         """The lines of __init__ that make the posterior, the prior and the extra modules."""
@@ -415,7 +414,7 @@ def _inline(op, reads: list[str]) -> str:
 
 def _copied(obj: object) -> bool:
     """Whether the file copies `obj` (gaespec's own) rather than imports it (the user's)."""
-    return obj.__module__.startswith(COMPONENTS)
+    return obj.__module__.startswith(COPIED)
 
 
 def _imported_name(obj: object) -> str:
@@ -424,7 +423,7 @@ def _imported_name(obj: object) -> str:
 
 def _user_imports(parts: Parts) -> list[str]:
     """`import package.module` for each made class of the user's package."""
-    made = [*parts.modules.values(), *parts.terms.values()]
+    made = parts.made()
     return sorted({f"import {m.cls.__module__}" for m in made if not _copied(m.cls)})
 
 
@@ -444,7 +443,7 @@ def _copied_objects(parts: Parts, program) -> list[object]:
         elif callable(value) and not isinstance(value, Symbol):
             found[value] = None
 
-    for made in (*parts.modules.values(), *parts.terms.values()):
+    for made in parts.made():
         visit(made)
     found = {obj: None for obj in found if _copied(obj)}
     if any(call.folded for call in program.calls):
@@ -511,11 +510,7 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
 
     # module level first: no argument or local may shadow what the file defines or imports
     parts = _parts(emitter)
-    templated, kinds = [], set()
-    for component in [*_shared(parts.templated()), *parts.templated()]:
-        if (component.role, component.kind) not in kinds:
-            kinds.add((component.role, component.kind))
-            templated.append(component)
+    templated = parts.templated()
     copied = copy_definitions(_copied_objects(parts, program))
     imports = _lines(
         [*copied.imports, *_user_imports(parts), *(c.render("imports") for c in templated)]
@@ -541,9 +536,9 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
     # in the order the model makes them, which is the order of the constructor's arguments
     init = _lines(
         [
-            parts.encoder.render("init"),
+            printer.net("encoder", parts.encoder),
             *printer.modules(),
-            parts.decoder.render("init"),
+            printer.net("decoder", parts.decoder),
             *printer.terms_made(),
         ]
     )

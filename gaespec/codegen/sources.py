@@ -20,8 +20,8 @@ from gaespec.errors import CodegenError
 
 # packages a copied definition may import from (the emitted file needs torch and einops only)
 COPYABLE_IMPORTS = ("torch", "einops", "math", "dataclasses", "typing", "collections")
-# the package whose definitions are copied along when named
-COMPONENTS = "gaespec.components"
+# the packages whose definitions are copied along when named: the components and the nets
+COPIED = ("gaespec.components", "gaespec.nets")
 # the decorator that registers a kind (gaespec.components.registry.implements): not copied
 REGISTRATION = "implements"
 
@@ -157,7 +157,7 @@ def copy_definitions(objects) -> Copied:
                 visit(module_name, read, (*chain, name))
             elif read in imported:
                 module, original, line = imported[read]
-                if module.startswith(COMPONENTS):
+                if module.startswith(COPIED):
                     visit(module, original or read, (*chain, name))
                 elif module.split(".")[0] in COPYABLE_IMPORTS:
                     imports[line] = None

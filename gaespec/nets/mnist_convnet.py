@@ -1,43 +1,40 @@
-"""Pythae's MNIST ConvNet encoder and decoder (Chadebec et al. 2022, "Pythae", arXiv:2206.08309)."""
+"""Pythae's MNIST ConvNet encoder and decoder (Chadebec et al. 2022, "Pythae", arXiv:2206.08309).
+
+Self-contained, as gaespec.components are: `gaespec build` copies these classes into the
+standalone file. The shapes they accept are checked before they are made
+(gaespec.nets.shapes.MNISTConvNet): 1×28×28 only.
+"""
 
 from __future__ import annotations
 
 from einops.layers.torch import Rearrange
 from torch import Tensor, nn
 
-from gaespec.nets.shapes import MNIST_SHAPE, MNISTConvNet
-
-RULES = MNISTConvNet()
-
 
 class MNISTConvEncoder(nn.Module):
-    """Four Conv(k4 s2 p1) + BN + ReLU blocks, 1×28×28 -> 1024×1×1, flattened to 1024 features."""
+    """Four Conv(k4 s2 p1) + BatchNorm + ReLU blocks take 1×28×28 to 1024×1×1, flattened."""
 
-    def __init__(self, input_shape: tuple[int, ...] = MNIST_SHAPE):
+    features = 1024
+
+    def __init__(self, input_shape: tuple[int, ...] = (1, 28, 28)):
         super().__init__()
-        self.features: int = RULES.encoder_features(input_shape, {})
         blocks: list[nn.Module] = []
         for c_in, c_out in [(1, 128), (128, 256), (256, 512), (512, 1024)]:
             blocks += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.ReLU()]
         self.layers = nn.Sequential(*blocks, Rearrange("b c h w -> b (c h w)"))
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, 1, 28, 28) -> (B, 1024)."""
+        """(b 1 28 28) -> (b 1024)."""
         return self.layers(x)
 
 
 class MNISTConvDecoder(nn.Module):
-    """Linear to 1024×4×4, then ConvT(k3 s2 p1) 4 -> 7 -> 14 -> 28 with BN + ReLU, and Sigmoid."""
+    """Linear to 1024×4×4, then ConvTranspose(k3 s2 p1) 4 -> 7 -> 14 -> 28 with BatchNorm +
+    ReLU, and a sigmoid."""
 
-    def __init__(self, latent_dim: int, output_shape: tuple[int, ...] = MNIST_SHAPE):
+    def __init__(self, latent_dim: int, output_shape: tuple[int, ...] = (1, 28, 28)):
         super().__init__()
-        # The net can only make 1×28×28; asking for another shape is a mistake, not a resize.
-        if tuple(output_shape) != RULES.decoder_output(latent_dim, output_shape, {}):
-            raise ValueError(
-                f"mnist_convnet decoder produces only {MNIST_SHAPE}, "
-                f"asked for {tuple(output_shape)}"
-            )
-        self.output_shape = MNIST_SHAPE
+        self.output_shape = (1, 28, 28)
         self.layers = nn.Sequential(
             nn.Linear(latent_dim, 1024 * 4 * 4),
             Rearrange("b (c h w) -> b c h w", c=1024, h=4, w=4),
@@ -52,5 +49,5 @@ class MNISTConvDecoder(nn.Module):
         )
 
     def forward(self, z: Tensor) -> Tensor:
-        """(B, latent_dim) -> (B, 1, 28, 28) in [0, 1]."""
+        """(b latent_dim) -> (b 1 28 28) in [0, 1]."""
         return self.layers(z)

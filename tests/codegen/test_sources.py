@@ -115,3 +115,12 @@ def test_a_name_the_copier_cannot_follow_is_refused(monkeypatch):
         "internal: gaespec.components.fake_c.uses_a names 'A', which its module defines in a "
         "way the copier does not follow"
     )
+
+
+@pytest.mark.parametrize("arch", ["mlp", "mnist_convnet"])
+def test_every_built_in_net_copies_into_a_standalone_namespace(arch):
+    from gaespec.nets import get_arch
+
+    for cls in (get_arch(arch).encoder_factory, get_arch(arch).decoder_factory):
+        namespace = _standalone(cls)
+        assert namespace[cls.__name__] is not cls

@@ -1,10 +1,9 @@
-"""The templates of the nets and schedules: one per kind, no more, no fewer. Every other kind has
-none: its class in gaespec.components is copied (tests/codegen/test_sources.py)."""
+"""The templates of custom nets and of schedules, no more, no fewer. Every component kind and
+built-in net has none: its class in gaespec is copied (tests/codegen/test_sources.py)."""
 
 from __future__ import annotations
 
 from gaespec.codegen.templates import TEMPLATES_DIR, kinds, template_for
-from gaespec.nets import arch_names
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.vocabulary import ROLES
 
@@ -16,22 +15,19 @@ def test_no_component_kind_has_a_template():
         "decoder",
         "encoder",
         "schedule",
-        "shared",
     ]
 
 
-def test_every_arch_and_custom_nets_have_templates():
-    assert kinds("encoder") == sorted([*arch_names(), "custom"])
-    assert kinds("decoder") == sorted([*arch_names(), "custom"])
+def test_only_custom_nets_have_templates():
+    assert kinds("encoder") == kinds("decoder") == ["custom"]
 
 
 def test_every_schedule_has_a_template():
     assert kinds("schedule") == sorted(SCHEDULES)
 
 
-def test_component_templates_use_only_known_blocks():
-    known = {"imports", "requires", "definitions", "init", "forward", "features", "distribution"}
-    known.add("decode")  # a stage's call in decode, where only its output is kept
+def test_templates_use_only_known_blocks():
+    known = {"imports", "definitions", "init", "features"}
     for role in ("encoder", "decoder", "schedule"):
         for kind in kinds(role):
             assert set(template_for(role, kind).blocks) <= known, (role, kind)

@@ -25,6 +25,63 @@ from torch import Tensor, nn
 INPUT_SHAPE = (1, 8, 8)
 
 
+def linear_relu(widths: tuple[int, ...]) -> list[nn.Module]:
+    """Linear + ReLU between each consecutive pair of widths."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
+        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+    return layers
+
+
+class MLPEncoder(nn.Module):
+    """Flatten, then Linear + ReLU per hidden width; the features are the last width."""
+
+    def __init__(self, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (512,)):
+        super().__init__()
+        self.features = hidden[-1]
+        self.layers = nn.Sequential(
+            Rearrange("b ... -> b (...)"),
+            *linear_relu((math.prod(input_shape), *hidden)),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(b ...) -> (b features)."""
+        return self.layers(x)
+
+
+def unflatten(shape: tuple[int, ...]) -> Rearrange:
+    """A layer taking (b, prod(shape)) to (b, *shape)."""
+    axes = [f"d{i}" for i in range(len(shape))]
+    return Rearrange(
+        f"b ({' '.join(axes)}) -> b {' '.join(axes)}", **dict(zip(axes, shape, strict=True))
+    )
+
+
+class MLPDecoder(nn.Module):
+    """Linear + ReLU per hidden width, Linear to the output's size, then a sigmoid (or the
+    identity), unflattened to `output_shape`."""
+
+    def __init__(
+        self,
+        latent_dim: int,
+        output_shape: tuple[int, ...],
+        hidden: tuple[int, ...] = (512,),
+        output: str = "sigmoid",
+    ):
+        super().__init__()
+        self.output_shape = tuple(output_shape)
+        self.layers = nn.Sequential(
+            *linear_relu((latent_dim, *hidden)),
+            nn.Linear(hidden[-1], math.prod(self.output_shape)),
+            nn.Sigmoid() if output == "sigmoid" else nn.Identity(),
+            unflatten(self.output_shape),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        """(b latent_dim) -> (b *output_shape)."""
+        return self.layers(z)
+
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -130,49 +187,6 @@ def per_sample(net, *tensors):
     return rearrange(out, "(k b) ... -> k b ...", k=k)
 
 
-def linear_relu(widths: tuple[int, ...]) -> list[nn.Module]:
-    """Linear + ReLU between each consecutive pair of widths."""
-    layers: list[nn.Module] = []
-    for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
-        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
-    return layers
-
-
-class MLPEncoder(nn.Module):
-    """Flatten, then Linear + ReLU per hidden width; the features are the last width."""
-
-    def __init__(self, input_shape: tuple[int, ...], hidden: tuple[int, ...]) -> None:
-        super().__init__()
-        self.features = hidden[-1]
-        self.layers = nn.Sequential(
-            Rearrange("b ... -> b (...)"),
-            *linear_relu((math.prod(input_shape), *hidden)),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(b ...) -> (b features)."""
-        return self.layers(x)
-
-
-class MLPDecoder(nn.Module):
-    """Linear + ReLU per hidden width, then Linear to the output's size, a sigmoid, unflattened."""
-
-    def __init__(
-        self, latent_dim: int, output_shape: tuple[int, ...], hidden: tuple[int, ...]
-    ) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            *linear_relu((latent_dim, *hidden)),
-            nn.Linear(hidden[-1], math.prod(output_shape)),
-            nn.Sigmoid(),
-            nn.Unflatten(1, output_shape),
-        )
-
-    def forward(self, z: Tensor) -> Tensor:
-        """(b d) -> (b ...)."""
-        return self.layers(z)
-
-
 def cyclical(start: float, end: float, period: float, ratio: float = 0.5, *, step: int) -> float:
     """Every `period` steps: from `start` to `end` over the first `ratio` of the cycle, then `end`
     (Fu et al. 2019, arXiv:1903.10145)."""
@@ -210,12 +224,14 @@ class AnnealedVAE(nn.Module):
         super().__init__()
         self.samples = samples
         self.beta_max = beta_max
-        self.encoder = MLPEncoder(INPUT_SHAPE, encoder_hidden)
+        self.encoder = MLPEncoder(input_shape=INPUT_SHAPE, hidden=encoder_hidden)
         self.posterior = DiagGaussianPosterior(
             features=self.encoder.features, latent_dim=latent_dim
         )
         self.prior = StandardNormalPrior(latent_dim=latent_dim)
-        self.decoder = MLPDecoder(latent_dim, INPUT_SHAPE, decoder_hidden)
+        self.decoder = MLPDecoder(
+            latent_dim=latent_dim, output_shape=INPUT_SHAPE, hidden=decoder_hidden, output="sigmoid"
+        )
         self.recon = ReconstructionTerm(likelihood="bernoulli", scale=recon_scale)
         self.kl = KLTerm(divergence=kl_diag_gaussian_standard_normal)
 

@@ -24,6 +24,63 @@ from torch import Tensor, nn
 INPUT_SHAPE = (1, 8, 8)
 
 
+def linear_relu(widths: tuple[int, ...]) -> list[nn.Module]:
+    """Linear + ReLU between each consecutive pair of widths."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
+        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+    return layers
+
+
+class MLPEncoder(nn.Module):
+    """Flatten, then Linear + ReLU per hidden width; the features are the last width."""
+
+    def __init__(self, input_shape: tuple[int, ...], hidden: tuple[int, ...] = (512,)):
+        super().__init__()
+        self.features = hidden[-1]
+        self.layers = nn.Sequential(
+            Rearrange("b ... -> b (...)"),
+            *linear_relu((math.prod(input_shape), *hidden)),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(b ...) -> (b features)."""
+        return self.layers(x)
+
+
+def unflatten(shape: tuple[int, ...]) -> Rearrange:
+    """A layer taking (b, prod(shape)) to (b, *shape)."""
+    axes = [f"d{i}" for i in range(len(shape))]
+    return Rearrange(
+        f"b ({' '.join(axes)}) -> b {' '.join(axes)}", **dict(zip(axes, shape, strict=True))
+    )
+
+
+class MLPDecoder(nn.Module):
+    """Linear + ReLU per hidden width, Linear to the output's size, then a sigmoid (or the
+    identity), unflattened to `output_shape`."""
+
+    def __init__(
+        self,
+        latent_dim: int,
+        output_shape: tuple[int, ...],
+        hidden: tuple[int, ...] = (512,),
+        output: str = "sigmoid",
+    ):
+        super().__init__()
+        self.output_shape = tuple(output_shape)
+        self.layers = nn.Sequential(
+            *linear_relu((latent_dim, *hidden)),
+            nn.Linear(hidden[-1], math.prod(self.output_shape)),
+            nn.Sigmoid() if output == "sigmoid" else nn.Identity(),
+            unflatten(self.output_shape),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        """(b latent_dim) -> (b *output_shape)."""
+        return self.layers(z)
+
+
 @dataclass
 class PointMass:
     """A deterministic code: every sample is the mean; mean is (b d)."""
@@ -149,49 +206,6 @@ def per_sample(net, *tensors):
     return rearrange(out, "(k b) ... -> k b ...", k=k)
 
 
-def linear_relu(widths: tuple[int, ...]) -> list[nn.Module]:
-    """Linear + ReLU between each consecutive pair of widths."""
-    layers: list[nn.Module] = []
-    for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
-        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
-    return layers
-
-
-class MLPEncoder(nn.Module):
-    """Flatten, then Linear + ReLU per hidden width; the features are the last width."""
-
-    def __init__(self, input_shape: tuple[int, ...], hidden: tuple[int, ...]) -> None:
-        super().__init__()
-        self.features = hidden[-1]
-        self.layers = nn.Sequential(
-            Rearrange("b ... -> b (...)"),
-            *linear_relu((math.prod(input_shape), *hidden)),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(b ...) -> (b features)."""
-        return self.layers(x)
-
-
-class MLPDecoder(nn.Module):
-    """Linear + ReLU per hidden width, then Linear to the output's size, a sigmoid, unflattened."""
-
-    def __init__(
-        self, latent_dim: int, output_shape: tuple[int, ...], hidden: tuple[int, ...]
-    ) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            *linear_relu((latent_dim, *hidden)),
-            nn.Linear(hidden[-1], math.prod(output_shape)),
-            nn.Sigmoid(),
-            nn.Unflatten(1, output_shape),
-        )
-
-    def forward(self, z: Tensor) -> Tensor:
-        """(b d) -> (b ...)."""
-        return self.layers(z)
-
-
 class Output(NamedTuple):
     """What forward returns: every loss term and each objective's total, by name (scalars)."""
 
@@ -221,14 +235,16 @@ class StackedVq(nn.Module):
         self.samples = samples
         self.beta = beta
         self.vq_weight = vq_weight
-        self.encoder = MLPEncoder(INPUT_SHAPE, encoder_hidden)
+        self.encoder = MLPEncoder(input_shape=INPUT_SHAPE, hidden=encoder_hidden)
         self.posterior = DeterministicPosterior(
             features=self.encoder.features, latent_dim=latent_dim
         )
         self.prior = StandardNormalPrior(latent_dim=latent_dim)
         self.codebook = VQCodebook(dim=latent_dim, num_embeddings=codebook_num_embeddings)
         self.first = VQCodebook(dim=latent_dim, num_embeddings=first_num_embeddings)
-        self.decoder = MLPDecoder(latent_dim, INPUT_SHAPE, decoder_hidden)
+        self.decoder = MLPDecoder(
+            latent_dim=latent_dim, output_shape=INPUT_SHAPE, hidden=decoder_hidden, output="sigmoid"
+        )
         self.recon = ReconstructionTerm(likelihood="gaussian", scale=recon_scale)
         self.codebook_loss = CodebookLossTerm()
         self.commitment = CommitmentLossTerm()
