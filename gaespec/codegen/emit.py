@@ -3,10 +3,10 @@
 A component (posterior, prior, extra module, term) is its class in gaespec.components, copied
 with what it names (gaespec.codegen.sources) and made with printed arguments from the same
 wiring the composed model uses; so a kind's torch code has one source. `forward` prints every
-call of the program, `encode` and `decode` their slices. The nets and the loss language's
-schedules are rendered from templates (`templates/encoder/<arch>.py.j2`, ...,
-`templates/schedule/<kind>.py.j2`), whose blocks give imports, definitions and `__init__` lines.
-The code generator lists no kind.
+call of the program, `encode` and `decode` their slices. The built-in nets (gaespec.nets) and
+the loss language's schedules (gaespec.spec.schedules) are copied the same way; only a custom
+net comes from a template (`templates/encoder/custom.py.j2`), which imports it. The code
+generator lists no kind.
 """
 
 from __future__ import annotations
@@ -235,18 +235,17 @@ def _lines(texts) -> str:
 class Parts:
     """What one spec's file is made of, in the order the model makes it: every net and
     component as a class copied from gaespec (a custom net through the template that imports
-    it) made from printed arguments, and the schedules through their templates."""
+    it) made from printed arguments, and the schedule functions the losses call, copied."""
 
     encoder: Component | Construct
     decoder: Component | Construct
-    schedules: list[Component]
+    schedules: list[object]  # the schedule functions the losses call, copied
     modules: dict[str, Construct]  # posterior, prior, extra modules
     terms: dict[str, Construct]
 
     def templated(self) -> list[Component]:
         """The parts rendered by templates."""
-        nets = [n for n in (self.encoder, self.decoder) if isinstance(n, Component)]
-        return [*nets, *self.schedules]
+        return [n for n in (self.encoder, self.decoder) if isinstance(n, Component)]
 
     def made(self) -> list[Construct]:
         """The parts made from copied classes."""
@@ -299,7 +298,7 @@ def _parts(emitter: Emitter) -> Parts:
     return Parts(
         encoder=encoder,
         decoder=_net(emitter, "decoder", spec.decoder, latent_dim=width, output_shape=shape),
-        schedules=[Component("schedule", kind, None) for kind in sorted(used)],
+        schedules=[SCHEDULES[kind].fn for kind in sorted(used)],
         modules=wiring.modules(),
         terms=wiring.terms(),
     )
@@ -445,6 +444,8 @@ def _copied_objects(parts: Parts, program) -> list[object]:
 
     for made in parts.made():
         visit(made)
+    for fn in parts.schedules:
+        found[fn] = None
     found = {obj: None for obj in found if _copied(obj)}
     if any(call.folded for call in program.calls):
         found[per_sample] = None

@@ -21,9 +21,9 @@ from gaespec.errors import CodegenError
 # packages a copied definition may import from (the emitted file needs torch and einops only)
 COPYABLE_IMPORTS = ("torch", "einops", "math", "dataclasses", "typing", "collections")
 # the packages whose definitions are copied along when named: the components and the nets
-COPIED = ("gaespec.components", "gaespec.nets")
-# the decorator that registers a kind (gaespec.components.registry.implements): not copied
-REGISTRATION = "implements"
+COPIED = ("gaespec.components", "gaespec.nets", "gaespec.spec.schedules")
+# the decorators that register a kind or a schedule with gaespec: not copied
+REGISTRATION = frozenset({"implements", "schedule"})
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _imports(tree: ast.Module) -> dict[str, tuple[str, str | None, str]]:
 def _registers(decorator: ast.expr) -> bool:
     """Whether a decorator registers the definition with gaespec (it stays behind)."""
     call = decorator.func if isinstance(decorator, ast.Call) else decorator
-    return isinstance(call, ast.Name) and call.id == REGISTRATION
+    return isinstance(call, ast.Name) and call.id in REGISTRATION
 
 
 def _names_bound(node: ast.AST) -> set[str]:

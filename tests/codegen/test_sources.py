@@ -124,3 +124,15 @@ def test_every_built_in_net_copies_into_a_standalone_namespace(arch):
     for cls in (get_arch(arch).encoder_factory, get_arch(arch).decoder_factory):
         namespace = _standalone(cls)
         assert namespace[cls.__name__] is not cls
+
+
+def test_every_schedule_copies_into_a_standalone_namespace():
+    from gaespec.spec.schedules import SCHEDULES
+
+    args = {"linear": (0.0, 2.0, 100.0), "cyclical": (0.0, 2.0, 100.0, 0.5), "warmup": (100.0,)}
+    assert set(args) == set(SCHEDULES)
+    for name, schedule in SCHEDULES.items():
+        copied = _standalone(schedule.fn)[name]
+        for step in (0, 3, 250):
+            # one function run twice: the same arithmetic
+            assert copied(*args[name], step=step) == schedule(*args[name], step=step)

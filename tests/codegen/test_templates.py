@@ -1,10 +1,9 @@
-"""The templates of custom nets and of schedules, no more, no fewer. Every component kind and
-built-in net has none: its class in gaespec is copied (tests/codegen/test_sources.py)."""
+"""The templates: the file's, and the custom nets' (which import them). No component kind,
+built-in net or schedule has one: its code in gaespec is copied (see test_sources.py)."""
 
 from __future__ import annotations
 
 from gaespec.codegen.templates import TEMPLATES_DIR, kinds, template_for
-from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.vocabulary import ROLES
 
 
@@ -14,7 +13,6 @@ def test_no_component_kind_has_a_template():
     assert sorted(p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir()) == [
         "decoder",
         "encoder",
-        "schedule",
     ]
 
 
@@ -22,13 +20,9 @@ def test_only_custom_nets_have_templates():
     assert kinds("encoder") == kinds("decoder") == ["custom"]
 
 
-def test_every_schedule_has_a_template():
-    assert kinds("schedule") == sorted(SCHEDULES)
-
-
 def test_templates_use_only_known_blocks():
     known = {"imports", "definitions", "init", "features"}
-    for role in ("encoder", "decoder", "schedule"):
+    for role in ("encoder", "decoder"):
         for kind in kinds(role):
             assert set(template_for(role, kind).blocks) <= known, (role, kind)
 

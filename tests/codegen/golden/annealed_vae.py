@@ -180,23 +180,32 @@ def kl_diag_gaussian_standard_normal(q: DiagGaussian, p: StandardNormalDistribut
     return -0.5 * (1 + q.log_var - q.mean**2 - q.log_var.exp()).sum(-1)
 
 
-def per_sample(net, *tensors):
-    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch."""
-    k = tensors[0].shape[0]
-    out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
-    return rearrange(out, "(k b) ... -> k b ...", k=k)
+def _positive(func: str, name: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{func}() {name} must be > 0, got {value:g}")
 
 
 def cyclical(start: float, end: float, period: float, ratio: float = 0.5, *, step: int) -> float:
-    """Every `period` steps: from `start` to `end` over the first `ratio` of the cycle, then `end`
-    (Fu et al. 2019, arXiv:1903.10145)."""
+    """Every `period` steps: from `start` to `end` over the first `ratio` of the cycle, then
+    `end` (Fu et al. 2019)."""
+    _positive("cyclical", "period", period)
+    if not 0 < ratio <= 1:
+        raise ValueError(f"cyclical() ratio must be in (0, 1], got {ratio:g}")
     t = (step % period) / period
     return start + (end - start) * min(t / ratio, 1.0)
 
 
 def linear(start: float, end: float, steps: float, *, step: int) -> float:
     """From `start` at step 0 to `end` at `steps`, linearly, then `end`."""
+    _positive("linear", "steps", steps)
     return start + (end - start) * min(step / steps, 1.0)
+
+
+def per_sample(net, *tensors):
+    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch."""
+    k = tensors[0].shape[0]
+    out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    return rearrange(out, "(k b) ... -> k b ...", k=k)
 
 
 class Output(NamedTuple):
