@@ -55,7 +55,7 @@ def list_() -> None:
     from gaespec.nets import arch_names
     from gaespec.samplers import known_samplers
     from gaespec.spec.load import builtin_specs, load_spec
-    from gaespec.spec.vocabulary import DECLARATIONS
+    from gaespec.spec.vocabulary import CUSTOMIZABLE, DECLARATIONS
 
     typer.echo("specs (specs/models):")
     for name, path in builtin_specs().items():
@@ -68,6 +68,8 @@ def list_() -> None:
         typer.echo(f"{role} kinds:")
         for kind, cls in registry.items():
             typer.echo(f"  {kind:<22} {cls.summary}")
+        if role in CUSTOMIZABLE:
+            typer.echo(f"  {'package.module:Class':<22} {CUSTOMIZABLE[role].summary}")
     typer.echo("nets: " + ", ".join(arch_names()) + ", or package.module:Class")
     typer.echo("data: " + ", ".join(known_sources()) + "  (default: mnist5k)")
     typer.echo("samplers: " + ", ".join(known_samplers()))

@@ -74,6 +74,9 @@ def test_list_names_specs_and_kinds():
     assert result.exit_code == 0
     for word in ("vae ", "iwae_bound", "vq_codebook", "mlp_discriminator", "diag_gaussian"):
         assert word in result.output
+    assert "  package.module:Class   a term class of your own package, by import path" in (
+        result.output
+    )
 
 
 def test_user_errors_exit_1_without_traceback(tmp_path):
