@@ -19,7 +19,7 @@ from torch import nn
 
 from gaespec import nets
 from gaespec.components.ops import builtin_op, differentiable, per_sample
-from gaespec.components.wiring import Wiring
+from gaespec.components.wiring import Wiring, spec_key
 from gaespec.errors import GaespecError, GraphError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
@@ -80,8 +80,7 @@ class ComposedModel(nn.Module):
         )
         wiring = Wiring(graph, self._features(spec, custom=encoder is not None))
         for name, made in wiring.modules().items():
-            key = {"posterior": "latent.posterior", "prior": "prior"}.get(name, f"modules.{name}")
-            self.add_module(name, self._make(made, key))
+            self.add_module(name, self._make(made, spec_key(spec, name)))
         code = graph.shapes[spec.decoder.input]
         code = code[0] if code is not None else spec.latent.dim
         self.decoder = (
@@ -98,7 +97,7 @@ class ComposedModel(nn.Module):
         )
         self._check_decoder(spec, code, custom=decoder is not None)
         self.terms = {
-            name: self._make(made, f"terms.{name}") for name, made in wiring.terms().items()
+            name: self._make(made, spec_key(spec, name)) for name, made in wiring.terms().items()
         }
         for name, term in self.terms.items():
             if isinstance(term, nn.Module) and any(True for _ in term.parameters()):

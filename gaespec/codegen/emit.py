@@ -34,7 +34,7 @@ from gaespec.codegen.sources import COPIED, copy_definitions
 from gaespec.codegen.templates import render_block, render_file, template_for
 from gaespec.components.ops import BUILTIN_OPS, differentiable, per_sample
 from gaespec.components.registry import Construct
-from gaespec.components.wiring import Wiring
+from gaespec.components.wiring import Wiring, spec_key
 from gaespec.errors import CodegenError
 from gaespec.graph.lower import lower
 from gaespec.graph.model_graph import ModelGraph
@@ -271,11 +271,11 @@ class PrintedWiring(Wiring):
     def width(self, tensor: str) -> Symbol:
         return Symbol(_width(self._graph, tensor))
 
-    def _construct(self, role: str, decl, key: str, given: dict) -> Construct:
+    def _construct(self, role: str, decl, given: dict, name: str | None = None) -> Construct:
         """As the model's wiring, but a class of the user's package is named, never imported:
         the file imports it, and writing the file runs none of its code."""
         if not is_custom(decl):
-            return super()._construct(role, decl, key, given)
+            return super()._construct(role, decl, given, name)
         module, _, name = decl.kind.partition(":")
         named = type(name.rpartition(".")[2], (), {"__module__": module, "__qualname__": name})
         return Construct(named, {**given, **decl.options})
@@ -304,17 +304,6 @@ def _parts(emitter: Emitter) -> Parts:
     )
 
 
-# the spec key under which each made component's options sit
-def _origin(spec: Spec, name: str) -> str:
-    if name in ("encoder", "decoder"):
-        return name
-    if name in ("posterior",):
-        return "latent.posterior"
-    if name == "prior":
-        return "prior"
-    return f"modules.{name}" if name in spec.modules else f"terms.{name}"
-
-
 class Printer:
     """Prints the made components (`Name(argument=...)`) and the program's calls, one line
     each."""
@@ -341,7 +330,7 @@ class Printer:
             return self.construct(self.owner.get(id(value), name), value)
         if callable(value):
             return value.__name__
-        origin = f"{_origin(self.emitter.spec, name)}.{key}"
+        origin = f"{spec_key(self.emitter.spec, name)}.{key}"
         if is_hyperparameter(value):
             return self.emitter.hyperparameter(f"{name}.{key}", value, origin).name
         return literal(value, origin)

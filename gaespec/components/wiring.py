@@ -12,6 +12,16 @@ from gaespec.nets.custom import import_object
 from gaespec.spec.vocabulary import is_custom
 
 
+def spec_key(spec, name: str) -> str:
+    """The spec table that declares the made component `name` (a net, the posterior, the prior,
+    an extra module or a term), where its options sit and its faults are reported."""
+    if name in ("encoder", "decoder", "prior"):
+        return name
+    if name == "posterior":
+        return "latent.posterior"
+    return f"modules.{name}" if name in spec.modules else f"terms.{name}"
+
+
 class Wiring:
     """What a component's `arguments` may ask of the rest of the model.
 
@@ -39,24 +49,23 @@ class Wiring:
         """The posterior, the prior and the extra modules, in the order the model makes them."""
         spec = self.spec
         made = {
-            "posterior": self._construct(
-                "posterior", spec.latent.posterior, "latent.posterior", self._head()
-            ),
-            "prior": self._construct("prior", spec.prior, "prior", {"latent_dim": self.latent_dim}),
+            "posterior": self._construct("posterior", spec.latent.posterior, self._head()),
+            "prior": self._construct("prior", spec.prior, {"latent_dim": self.latent_dim}),
         }
         for name, decl in spec.modules.items():
-            made[name] = self._construct("module", decl, f"modules.{name}", {})
+            made[name] = self._construct("module", decl, {}, name)
         return made
 
     def _head(self) -> dict:
         return {"features": self.features, "latent_dim": self.latent_dim}
 
-    def _construct(self, role: str, decl, key: str, given: dict) -> Construct:
+    def _construct(self, role: str, decl, given: dict, name: str | None = None) -> Construct:
         """The registered kind's Construct; a class of the user's package (imported only now)
         gets what gaespec gives its role (`given`), then the spec's options."""
         if not is_custom(decl):
             return construct(role, decl.kind, decl, self)
-        cls = import_object(decl.kind, file=self.spec.origin(f"{key}.kind"), key=f"{key}.kind")
+        key = f"{spec_key(self.spec, name or role)}.kind"
+        cls = import_object(decl.kind, file=self.spec.origin(key), key=key)
         return Construct(cls, {**given, **decl.options})
 
     def terms(self) -> dict[str, Construct]:
@@ -65,5 +74,5 @@ class Wiring:
         order = [g.nodes[n]["name"] for n in nx.topological_sort(g) if g.nodes[n]["role"] == "term"]
         for name in order:
             decl = self.spec.terms[name]
-            self._terms[name] = self._construct("term", decl, f"terms.{name}", {})
+            self._terms[name] = self._construct("term", decl, {}, name)
         return {name: self._terms[name] for name in self.spec.terms}
