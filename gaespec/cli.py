@@ -1,4 +1,4 @@
-"""The `gaespec` command: list, build, validate, explain, train, sample, eval.
+"""The `gaespec` command: list, build, validate, explain, train, sample, eval, zoo.
 
 A user error (bad spec, bad data, bad run folder) prints one line and exits with status 1; no
 traceback. `validate` and `explain`, which only read specs, never import torch.
@@ -58,12 +58,15 @@ def list_() -> None:
     from gaespec.spec.vocabulary import CUSTOMIZABLE, DECLARATIONS
 
     typer.echo("specs (specs/models):")
-    for name, path in builtin_specs().items():
+    specs = builtin_specs()
+    width = max(map(len, specs), default=0)
+    for name, path in specs.items():
         try:
-            summary = load_spec(path).model.summary
+            model = load_spec(path).model
+            line = f"{model.summary}" + (f"  [{model.reference}]" if model.reference else "")
         except GaespecError as error:
-            summary = f"(invalid: {error})"
-        typer.echo(f"  {name:<12} {summary}")
+            line = f"(invalid: {error})"
+        typer.echo(f"  {name:<{width}} {line}")
     for role, registry in DECLARATIONS.items():
         typer.echo(f"{role} kinds:")
         for kind, cls in registry.items():
@@ -299,6 +302,45 @@ def sample(
     out = out or Path(run) / f"samples-{sampler}.png"
     save_grid(images, out)
     typer.echo(f"{n} samples ({sampler}): {out}")
+
+
+@app.command()
+@user_errors
+def zoo(
+    specs: Annotated[
+        list[Path] | None, typer.Argument(help="Specs (default: every spec in specs/models)")
+    ] = None,
+    data: Annotated[
+        str, typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, x.npy")
+    ] = "mnist5k",
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs for every spec")] = 5,
+    set_: SetOption = None,
+    out: Annotated[Path, typer.Option(help="Folder of the runs, one per spec")] = Path("runs/zoo"),
+    table: Annotated[Path | None, typer.Option(help="Write the Markdown table here too")] = None,
+) -> None:
+    """Train every spec the same epochs on the same data (resuming what was interrupted), then
+    print a Markdown table of test MSE, seconds per epoch and parameters."""
+    from gaespec.atomic import atomic_write_text
+    from gaespec.bench.zoo import markdown, zoo_row
+    from gaespec.spec.load import builtin_specs
+
+    paths = list(specs) if specs else [path for _, path in sorted(builtin_specs().items())]
+    rows = []
+    for i, path in enumerate(paths, start=1):
+        typer.echo(f"[{i}/{len(paths)}] {path}", err=True)
+        rows.append(
+            zoo_row(path, data=data, epochs=epochs, out=out, overrides=set_ or [], log=_to_stderr)
+        )
+    words = ["gaespec", "zoo", *map(str, specs or []), "--data", data, "--epochs", str(epochs)]
+    words += [w for s in set_ or [] for w in ("--set", s)]
+    text = markdown(rows, data=data, epochs=epochs, command=" ".join(words))
+    if table is not None:
+        atomic_write_text(table, text)
+    typer.echo(text, nl=False)
+
+
+def _to_stderr(*parts) -> None:
+    typer.echo(" ".join(map(str, parts)), err=True)
 
 
 @app.command("eval")

@@ -111,7 +111,7 @@ class ComposedModel(nn.Module):
     def _make(self, made, key: str):
         """A component made; a class of the user's that refuses its arguments says where."""
         try:
-            return made.make()
+            return made.make(lambda name: getattr(self, name))
         except TypeError as error:
             if made.cls.__module__.startswith("gaespec."):
                 raise

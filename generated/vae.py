@@ -83,7 +83,11 @@ class DiagGaussian:
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log q(z), summed over d: (... b d) → (... b)."""
-        return -0.5 * (LOG_2PI + self.log_var + (z - self.mean) ** 2 / self.log_var.exp()).sum(-1)
+        return self.log_prob_per_dim(z).sum(-1)
+
+    def log_prob_per_dim(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z_d) of each dimension: (... b d), broadcast against mean and log_var."""
+        return -0.5 * (LOG_2PI + self.log_var + (z - self.mean) ** 2 / self.log_var.exp())
 
 
 class DiagGaussianPosterior(nn.Module):
@@ -165,9 +169,12 @@ def kl_diag_gaussian_standard_normal(q: DiagGaussian, p: StandardNormalDistribut
 
 
 def per_sample(net, *tensors):
-    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch."""
+    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch
+    (each output of a net that returns several)."""
     k = tensors[0].shape[0]
     out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    if isinstance(out, tuple):
+        return tuple(rearrange(o, "(k b) ... -> k b ...", k=k) for o in out)
     return rearrange(out, "(k b) ... -> k b ...", k=k)
 
 

@@ -121,6 +121,17 @@ class StandardNormalPrior(nn.Module):
         return StandardNormalDistribution(self.latent_dim)
 
 
+def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """The index of the nearest codeword (by squared distance) of each code: (n d), (K d) → (n)."""
+    z_e = z_e.detach()  # the choice is not differentiable: keep no graph of it
+    distances = (
+        reduce(z_e**2, "n d -> n 1", "sum")
+        - 2 * z_e @ codebook.T
+        + reduce(codebook**2, "k d -> 1 k", "sum")
+    )
+    return distances.argmin(dim=1)
+
+
 class VQCodebook(nn.Module):
     """K codewords of size d: z_e (k b d) → z_q (straight-through), codes e and their indices."""
 
@@ -132,13 +143,7 @@ class VQCodebook(nn.Module):
 
     def quantize(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Nearest codeword by squared distance: z_e (n d) → codes e (n d), indices (n)."""
-        codebook = self.embeddings.weight
-        distances = (
-            reduce(z_e**2, "n d -> n 1", "sum")
-            - 2 * z_e @ codebook.T
-            + reduce(codebook**2, "k d -> 1 k", "sum")
-        )
-        indices = distances.argmin(dim=1)
+        indices = nearest_codewords(z_e, self.embeddings.weight)
         return self.embeddings(indices), indices
 
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -184,10 +189,23 @@ class CommitmentLossTerm:
         return reduce((z_e - codes.detach()) ** 2, "k b d -> k b", "sum").mean()
 
 
+class CodebookPerplexityTerm:
+    """exp(H(p)), p the share of the batch's codes (k b) each codeword takes: the number of
+    codewords in use, from 1 (one for every code) to min(K, k·b) (each as often); no gradient."""
+
+    def __call__(self, indices: torch.Tensor) -> torch.Tensor:
+        _, counts = torch.unique(indices, return_counts=True)
+        p = counts.to(torch.get_default_dtype()) / indices.numel()
+        return torch.special.entr(p).sum().exp()
+
+
 def per_sample(net, *tensors):
-    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch."""
+    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch
+    (each output of a net that returns several)."""
     k = tensors[0].shape[0]
     out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    if isinstance(out, tuple):
+        return tuple(rearrange(o, "(k b) ... -> k b ...", k=k) for o in out)
     return rearrange(out, "(k b) ... -> k b ...", k=k)
 
 
@@ -227,6 +245,7 @@ class VQVAE(nn.Module):
         self.recon = ReconstructionTerm(likelihood="gaussian", scale=recon_scale)
         self.codebook_loss = CodebookLossTerm()
         self.commitment = CommitmentLossTerm()
+        self.perplexity = CodebookPerplexityTerm()
 
     def encode(self, x: Tensor) -> PointMass:
         """q(z|x) for a batch of inputs: a distribution with `.mean` (b d) and `rsample(k)`."""
@@ -271,6 +290,12 @@ class VQVAE(nn.Module):
         recon = self.recon(x, x_hat)
         codebook_loss = self.codebook_loss(z, codebook_codes)
         commitment = self.commitment(z, codebook_codes)
-        terms = {"recon": recon, "codebook_loss": codebook_loss, "commitment": commitment}
+        perplexity = self.perplexity(codebook_indices)
+        terms = {
+            "recon": recon,
+            "codebook_loss": codebook_loss,
+            "commitment": commitment,
+            "perplexity": perplexity,
+        }
         losses = {"loss": recon + self.vq_weight * (codebook_loss + self.beta * commitment)}
         return Output(terms, losses)

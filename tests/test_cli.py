@@ -79,6 +79,18 @@ def test_list_names_specs_and_kinds():
     )
 
 
+def test_list_shows_every_model_with_its_summary_and_reference():
+    from gaespec.spec.load import builtin_specs, load_spec
+
+    lines = run("list").output.splitlines()
+    specs = builtin_specs()
+    width = max(map(len, specs))
+    for i, (name, path) in enumerate(specs.items(), start=1):
+        model = load_spec(path).model
+        assert model.summary and model.reference, name
+        assert lines[i] == f"  {name:<{width}} {model.summary}  [{model.reference}]"
+
+
 def test_user_errors_exit_1_without_traceback(tmp_path):
     result = run("train", "specs/models/vae.toml", "--data", "mnist5", "--out", tmp_path / "r")
     assert result.exit_code == 1

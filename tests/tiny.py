@@ -9,8 +9,9 @@ from torch import nn
 
 import gaespec
 from gaespec.components.distributions import StandardNormalDistribution
+from gaespec.spec.load import builtin_specs
 
-MODELS = ("ae", "vae", "beta_vae", "iwae", "vqvae", "aae")
+MODELS = tuple(sorted(builtin_specs()))
 
 # small MLP nets on 1×8×8 inputs: a training step costs milliseconds
 TINY = (
@@ -24,9 +25,21 @@ TINY = (
 )
 
 
+# what some specs need beside TINY to fit 1×8×8 digits and stay fast
+FITTING = {
+    "factor_vae": ("modules.critic.hidden=[64, 64]",),  # the paper's 5 × 1000 is slow here
+    "vaegan": (
+        "modules.discriminator.channels=[16, 16, 16]",
+        "modules.discriminator.activations=['relu', 'tanh', 'relu']",
+        # layer 3 of these is 1×1: the features of layer 1 (4×4) still carry the image
+        "modules.discriminator.feature_layer=1",
+    ),
+}
+
+
 def tiny_spec(name: str, *extra: str):
     """The built-in spec `name` with small MLP nets for 1×8×8 digits, plus `extra` overrides."""
-    return gaespec.load_spec(name, [*TINY, *extra])
+    return gaespec.load_spec(name, [*TINY, *FITTING.get(name, ()), *extra])
 
 
 def tiny_vae():

@@ -33,7 +33,7 @@ from gaespec.codegen.namespace import Namespace
 from gaespec.codegen.sources import COPIED, copy_definitions
 from gaespec.codegen.templates import render_block, render_file, template_for
 from gaespec.components.ops import BUILTIN_OPS, differentiable, per_sample
-from gaespec.components.registry import Construct
+from gaespec.components.registry import Construct, ModuleRef
 from gaespec.components.wiring import Wiring, spec_key
 from gaespec.errors import CodegenError
 from gaespec.graph.lower import lower
@@ -267,6 +267,7 @@ class PrintedWiring(Wiring):
     def __init__(self, graph: ModelGraph, features: str):
         super().__init__(graph, Symbol(features))
         self.latent_dim = Symbol("latent_dim")
+        self.input_shape = Symbol("INPUT_SHAPE")
 
     def width(self, tensor: str) -> Symbol:
         return Symbol(_width(self._graph, tensor))
@@ -328,6 +329,8 @@ class Printer:
             return value.source
         if isinstance(value, Construct):
             return self.construct(self.owner.get(id(value), name), value)
+        if isinstance(value, ModuleRef):
+            return f"self.{value.name}"
         if callable(value):
             return value.__name__
         origin = f"{spec_key(self.emitter.spec, name)}.{key}"

@@ -1,16 +1,30 @@
 """Vector quantisation of van den Oord, Vinyals & Kavukcuoglu 2017 (arXiv:1711.00937).
 
 The codebook replaces each code z_e by its nearest codeword e and passes gradients straight
-through (z_q = z_e + sg(e − z_e)); two terms train the codewords and commit the encoder.
+through (z_q = z_e + sg(e − z_e)); two terms train the codewords and commit the encoder. The EMA
+codebook (the paper's appendix A.1; Razavi et al. 2019) learns its codewords as moving averages
+of the codes assigned to them instead of by a loss. The perplexity says how many are in use.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange, reduce
 from torch import nn
 
 from gaespec.components.registry import implements
+
+
+def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """The index of the nearest codeword (by squared distance) of each code: (n d), (K d) → (n)."""
+    z_e = z_e.detach()  # the choice is not differentiable: keep no graph of it
+    distances = (
+        reduce(z_e**2, "n d -> n 1", "sum")
+        - 2 * z_e @ codebook.T
+        + reduce(codebook**2, "k d -> 1 k", "sum")
+    )
+    return distances.argmin(dim=1)
 
 
 def _codebook_arguments(decl, wiring) -> dict:
@@ -29,13 +43,7 @@ class VQCodebook(nn.Module):
 
     def quantize(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Nearest codeword by squared distance: z_e (n d) → codes e (n d), indices (n)."""
-        codebook = self.embeddings.weight
-        distances = (
-            reduce(z_e**2, "n d -> n 1", "sum")
-            - 2 * z_e @ codebook.T
-            + reduce(codebook**2, "k d -> 1 k", "sum")
-        )
-        indices = distances.argmin(dim=1)
+        indices = nearest_codewords(z_e, self.embeddings.weight)
         return self.embeddings(indices), indices
 
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -43,6 +51,65 @@ class VQCodebook(nn.Module):
         (k b d) forward and the gradient back to z_e unchanged; indices are (k b)."""
         k = z_e.shape[0]
         codes, indices = self.quantize(rearrange(z_e, "k b d -> (k b) d"))
+        codes = rearrange(codes, "(k b) d -> k b d", k=k)
+        return z_e + (codes - z_e).detach(), codes, rearrange(indices, "(k b) -> k b", k=k)
+
+
+def _ema_codebook_arguments(decl, wiring) -> dict:
+    return {
+        "dim": wiring.width(decl.input),
+        "num_embeddings": decl.num_embeddings,
+        "decay": decl.decay,
+        "epsilon": decl.epsilon,
+    }
+
+
+@implements("module", "vq_codebook_ema", _ema_codebook_arguments)
+class VQCodebookEMA(nn.Module):
+    """K codewords of size d kept as buffers, learnt by exponential moving averages.
+
+    Each forward pass in training mode, after choosing the codes, counts the n_i codes assigned
+    to codeword i and sums them, then (van den Oord 2017, appendix A.1)
+        N_i ← γ N_i + (1 − γ) n_i,   m_i ← γ m_i + (1 − γ) Σ_{z → i} z,   e_i = m_i / Ñ_i,
+    with Ñ the Laplace-smoothed counts (N_i + ε) / (Σ N + K ε) · Σ N (as Sonnet and Pythae), so
+    an unused codeword divides by no zero. As Pythae's: e and m start as two draws of U(±1/K) and N
+    at 0, so the first update puts each codeword the batch uses near the mean of its codes and
+    sends each one it leaves unused to about m / ε, out of reach until the decay of m brings it
+    back (some hundreds of steps at γ = 0.99).
+    """
+
+    def __init__(self, dim: int, num_embeddings: int, decay: float = 0.99, epsilon: float = 1e-5):
+        super().__init__()
+        self.num_embeddings, self.decay, self.epsilon = num_embeddings, decay, epsilon
+        # Pythae's initialisation: e (K d) and m (K d) two draws of U(±1/K), N (K) zero
+        bound = 1 / num_embeddings
+        self.register_buffer("embeddings", torch.empty(num_embeddings, dim).uniform_(-bound, bound))
+        self.register_buffer("cluster_size", torch.zeros(num_embeddings))
+        self.register_buffer(
+            "cluster_sum", torch.empty(num_embeddings, dim).uniform_(-bound, bound)
+        )
+
+    @torch.no_grad()
+    def update(self, z_e: torch.Tensor, indices: torch.Tensor) -> None:
+        """One moving-average step from the codes z_e (n d) and their codewords' indices (n)."""
+        assigned = F.one_hot(indices, self.num_embeddings).to(z_e.dtype)  # (n K)
+        counts = reduce(assigned, "n k -> k", "sum")
+        sums = assigned.T @ z_e
+        self.cluster_size.mul_(self.decay).add_((1 - self.decay) * counts)
+        self.cluster_sum.mul_(self.decay).add_((1 - self.decay) * sums)
+        total = self.cluster_size.sum()
+        smoothed = (self.cluster_size + self.epsilon) / (total + self.num_embeddings * self.epsilon)
+        self.embeddings.copy_(self.cluster_sum / rearrange(smoothed * total, "k -> k 1"))
+
+    def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(z_q, codes, indices) for z_e (k b d) as the gradient-trained codebook gives them,
+        the codes from the codewords before this batch's update (which runs in training mode)."""
+        k = z_e.shape[0]
+        flat = rearrange(z_e, "k b d -> (k b) d")
+        indices = nearest_codewords(flat, self.embeddings)
+        codes = self.embeddings[indices]  # a copy: the update below leaves it as it is
+        if self.training:
+            self.update(flat.detach(), indices)
         codes = rearrange(codes, "(k b) d -> k b d", k=k)
         return z_e + (codes - z_e).detach(), codes, rearrange(indices, "(k b) -> k b", k=k)
 
@@ -61,3 +128,14 @@ class CommitmentLossTerm:
 
     def __call__(self, z_e: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         return reduce((z_e - codes.detach()) ** 2, "k b d -> k b", "sum").mean()
+
+
+@implements("term", "codebook_perplexity")
+class CodebookPerplexityTerm:
+    """exp(H(p)), p the share of the batch's codes (k b) each codeword takes: the number of
+    codewords in use, from 1 (one for every code) to min(K, k·b) (each as often); no gradient."""
+
+    def __call__(self, indices: torch.Tensor) -> torch.Tensor:
+        _, counts = torch.unique(indices, return_counts=True)
+        p = counts.to(torch.get_default_dtype()) / indices.numel()
+        return torch.special.entr(p).sum().exp()  # entr(p) = −p log p

@@ -28,7 +28,11 @@ class DiagGaussian:
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log q(z), summed over d: (... b d) → (... b)."""
-        return -0.5 * (LOG_2PI + self.log_var + (z - self.mean) ** 2 / self.log_var.exp()).sum(-1)
+        return self.log_prob_per_dim(z).sum(-1)
+
+    def log_prob_per_dim(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z_d) of each dimension: (... b d), broadcast against mean and log_var."""
+        return -0.5 * (LOG_2PI + self.log_var + (z - self.mean) ** 2 / self.log_var.exp())
 
 
 @dataclass

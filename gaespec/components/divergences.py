@@ -33,3 +33,12 @@ class KLTerm:
 
     def __call__(self, q, prior) -> torch.Tensor:
         return self.divergence(q, prior()).mean()
+
+
+@implements("term", "monte_carlo_kl")
+class MonteCarloKLTerm:
+    """log q(z|x) − log p(z) at the posterior's samples z (k b d), averaged over samples and
+    batch: an unbiased estimate of KL(q ‖ p) whose gradient is the reparameterised one."""
+
+    def __call__(self, q, z: torch.Tensor, prior) -> torch.Tensor:
+        return (q.log_prob(z) - prior().log_prob(z)).mean()

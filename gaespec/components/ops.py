@@ -14,9 +14,12 @@ from gaespec.errors import GraphError
 
 
 def per_sample(net, *tensors):
-    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch."""
+    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch
+    (each output of a net that returns several)."""
     k = tensors[0].shape[0]
     out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    if isinstance(out, tuple):
+        return tuple(rearrange(o, "(k b) ... -> k b ...", k=k) for o in out)
     return rearrange(out, "(k b) ... -> k b ...", k=k)
 
 

@@ -20,23 +20,36 @@ from gaespec.spec.vocabulary import ROLES
 
 
 @dataclass(frozen=True)
+class ModuleRef:
+    """An argument that is another module of the model, by name (made before this one): a
+    component that calls it (a VampPrior calling the encoder) is given the model's own."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Construct:
     """A component to make: its class and its constructor's keyword arguments. An argument is a
-    number, a string, a tuple, another Construct, or a function of gaespec.components."""
+    number, a string, a tuple, another Construct, a ModuleRef, or a function of
+    gaespec.components."""
 
     cls: type
     arguments: dict[str, Any]
 
-    def make(self) -> Any:
-        """The component itself."""
-        return self.cls(**{k: _made(v) for k, v in self.arguments.items()})
+    def make(self, modules: Callable[[str], Any] | None = None) -> Any:
+        """The component itself; `modules(name)` gives the model's module for a ModuleRef."""
+        return self.cls(**{k: _made(v, modules) for k, v in self.arguments.items()})
 
 
-def _made(value: Any) -> Any:
+def _made(value: Any, modules: Callable[[str], Any] | None) -> Any:
     if isinstance(value, Construct):
-        return value.make()
+        return value.make(modules)
     if isinstance(value, tuple):
-        return tuple(_made(v) for v in value)
+        return tuple(_made(v, modules) for v in value)
+    if isinstance(value, ModuleRef):
+        if modules is None:
+            raise SpecError(f"internal: module '{value.name}' asked for outside a model")
+        return modules(value.name)
     return value
 
 

@@ -28,12 +28,14 @@ class Wiring:
     Attributes:
         spec: the resolved spec (for kinds and options).
         features: the width of the encoder's output. latent_dim: the width of the code.
+        input_shape: the shape of one input (c h w).
     """
 
     def __init__(self, graph, features: int):
         self.spec = graph.spec
         self.features = features
         self.latent_dim = graph.spec.latent.dim
+        self.input_shape = tuple(graph.spec.input.shape)
         self._graph = graph
         self._terms: dict[str, Construct] = {}
 

@@ -63,6 +63,15 @@ def _check_names(spec: Spec) -> None:
             )
 
 
+def _check_components(spec: Spec) -> None:
+    """Each posterior, prior and extra module fits the rest of the spec (its `check`); the
+    terms' checks run as they join the graph."""
+    spec.latent.posterior.check(spec, "latent.posterior")
+    spec.prior.check(spec, "prior")
+    for name, module in spec.modules.items():
+        module.check(spec, f"modules.{name}")
+
+
 def _check_schedule(spec: Spec, name: str, schedule) -> None:
     key = f"schedules.{name}"
     if schedule.kind not in SCHEDULES:
@@ -218,8 +227,8 @@ ARITY = {"encoder": 1, "posterior": 1, "decoder": 1, "prior": 0}
 def _call_writes(spec: Spec, name: str, call) -> tuple[str, ...]:
     """What a call writes: its name, and `<name>.<part>` for each by-product of its module."""
     decl = spec.modules.get(call.module)
-    extra = decl.writes(call.module)[1:] if decl is not None else ()
-    return (name, *(f"{name}.{part.split('.', 1)[1]}" for part in extra))
+    parts = decl.call_parts(call.module) if decl is not None else ()
+    return (name, *(f"{name}.{part}" for part in parts))
 
 
 def _need(spec: Spec, known, name: str, key: str, what: str) -> None:
@@ -422,6 +431,7 @@ def lower(spec: Spec, *, given: frozenset[str] = frozenset()) -> ModelGraph:
     skipped and their shapes checked when the model is built.
     """
     _check_names(spec)
+    _check_components(spec)
     g = nx.DiGraph()
     _add_dataflow(spec, g)
     _check_acyclic(spec, g)

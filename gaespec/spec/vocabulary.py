@@ -35,6 +35,18 @@ def _identifier(name: str) -> str:
 Identifier = Annotated[str, AfterValidator(_identifier)]
 
 
+def _tensor_name(name: str) -> str:
+    call, dot, part = name.partition(".")
+    _identifier(call)
+    if dot:
+        _identifier(part)
+    return name
+
+
+# a tensor of the program: a name, or `<call>.<part>` for a by-product a call writes
+TensorName = Annotated[str, AfterValidator(_tensor_name)]
+
+
 class Read(NamedTuple):
     """An input of a component: a tensor or module name, whether gradients stop there, its key."""
 
@@ -54,6 +66,8 @@ class Declaration(BaseModel):
     # (posteriors, priors, modules) whether it owns parameters, and so must be trained by an
     # objective; a test holds this equal to what the implementation makes
     has_parameters: ClassVar[bool] = True
+    # (posteriors, priors) whether log_prob(z) is known at the samples a term reads
+    has_density: ClassVar[bool] = False
 
     def reads(self, modules: Mapping[str, Declaration]) -> tuple[Read, ...]:
         """The tensors this component reads, given the spec's extra modules by name."""
@@ -75,6 +89,11 @@ class Declaration(BaseModel):
     def outputs(self) -> tuple[str, ...]:
         """(modules) the tensors it writes that other components may name."""
         return ()
+
+    def call_parts(self, name: str) -> tuple[str, ...]:
+        """(modules) what a call of the module `name` writes beside its result, each as
+        `<call>.<part>`: by default the by-products its stage writes (`<name>.<part>`)."""
+        return tuple(w.split(".", 1)[1] for w in self.writes(name)[1:])
 
     def check(self, spec, key: str) -> None:
         """Raise spec.error(...) where this component cannot work with the rest of the spec."""
@@ -166,6 +185,7 @@ class CustomPrior(_Trainable):
 
     trainable: bool = False
     summary: ClassVar[str] = "a prior class of your own package, by import path"
+    has_density: ClassVar[bool] = True  # its class promises log_prob where a term needs it
 
 
 class CustomModule(_Trainable):

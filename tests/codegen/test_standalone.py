@@ -108,4 +108,6 @@ def test_generated_files_train_a_step_without_gaespec(tmp_path):
     assert lines["aae"].startswith(
         "['adversarial', 'critic_bce', 'recon'] ['autoencoder', 'critic']"
     )
-    assert lines["vqvae"].startswith("['codebook_loss', 'commitment', 'recon'] ['loss'] True True")
+    assert lines["vqvae"].startswith(
+        "['codebook_loss', 'commitment', 'perplexity', 'recon'] ['loss'] True True"
+    )

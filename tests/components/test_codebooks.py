@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-import torch
+import math
 
-from gaespec.components.codebooks import CodebookLossTerm, CommitmentLossTerm, VQCodebook
+import pytest
+import torch
+from einops import rearrange
+
+import gaespec
+from gaespec.components.codebooks import (
+    CodebookLossTerm,
+    CodebookPerplexityTerm,
+    CommitmentLossTerm,
+    VQCodebook,
+    VQCodebookEMA,
+)
 
 K, D = 8, 3
 
@@ -156,3 +167,202 @@ def test_vqvae_model_routes_the_quantised_code_to_the_decoder(tiny_model):
     # index
     _assert_nearest(t["z"][0].detach(), weight, t["codebook.indices"][0])
     assert torch.equal(t["codebook.codes"][0], weight[t["codebook.indices"][0]])
+
+
+# -- the EMA codebook -------------------------------------------------------------------------
+
+# three codewords far apart in 2-d, and batches of codes near them
+EMA_CODEWORDS = [[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]]
+EMA_SUMS = [[0.25, -0.5], [0.5, 0.25], [-0.25, 0.125]]  # m before the first update (N = 0)
+EMA_BATCHES = [
+    [[0.5, 0.25], [-0.25, 0.5], [3.5, 0.5]],
+    [[4.25, -0.5], [0.75, 3.5], [3.75, 0.25], [0.5, 0.5]],
+    [[-0.5, 3.75], [0.25, -0.25]],
+]
+
+
+def _ema_codebook(decay: float = 0.75, epsilon: float = 1e-3) -> VQCodebookEMA:
+    codebook = VQCodebookEMA(2, 3, decay=decay, epsilon=epsilon).double()
+    with torch.no_grad():
+        codebook.embeddings.copy_(torch.tensor(EMA_CODEWORDS))
+        codebook.cluster_sum.copy_(torch.tensor(EMA_SUMS))
+    return codebook
+
+
+def _ema_by_hand(decay: float, epsilon: float):
+    """For each batch: the nearest codewords' indices, then N, m and e after the paper's update
+    with Laplace-smoothed counts, in plain Python floats."""
+    n_codes = len(EMA_CODEWORDS)
+    codewords = [list(e) for e in EMA_CODEWORDS]
+    counts = [0.0] * n_codes
+    sums = [list(m) for m in EMA_SUMS]
+    steps = []
+    for batch in EMA_BATCHES:
+        indices = [
+            min(
+                range(n_codes),
+                key=lambda i, z=z: sum((z[d] - codewords[i][d]) ** 2 for d in (0, 1)),
+            )
+            for z in batch
+        ]
+        for i in range(n_codes):
+            mine = [z for z, j in zip(batch, indices, strict=True) if j == i]
+            counts[i] = decay * counts[i] + (1 - decay) * len(mine)
+            sums[i] = [decay * sums[i][d] + (1 - decay) * sum(z[d] for z in mine) for d in (0, 1)]
+        n = sum(counts)
+        smoothed = [(c + epsilon) / (n + n_codes * epsilon) * n for c in counts]
+        codewords = [[sums[i][d] / smoothed[i] for d in (0, 1)] for i in range(n_codes)]
+        steps.append((indices, list(counts), [list(m) for m in sums], codewords))
+    return steps
+
+
+def test_ema_update_follows_its_closed_form_over_three_steps():
+    decay, epsilon = 0.75, 1e-3
+    codebook = _ema_codebook(decay, epsilon)
+    steps = _ema_by_hand(decay, epsilon)
+    # the batches exercise a codeword used twice in a row, and one unused at first, which the
+    # smoothing sends to about γ·m / ε, far from every code
+    assert [s[0] for s in steps] == [[0, 0, 1], [1, 0, 1, 0], [0, 0]]
+    assert min(abs(v) for v in steps[0][3][2]) > 50
+    before = torch.tensor(EMA_CODEWORDS, dtype=torch.float64)
+    for batch, (indices, counts, sums, codewords) in zip(EMA_BATCHES, steps, strict=True):
+        z_q, codes, chosen = codebook(torch.tensor([batch], dtype=torch.float64))
+        assert chosen.tolist() == [indices]
+        # the codes are the codewords before this batch's update
+        assert torch.equal(codes[0], before[indices])
+        # float64: the update and the hand round differently, by a few ulps
+        tight = {"rtol": 1e-12, "atol": 1e-14}
+        as64 = {"dtype": torch.float64}
+        torch.testing.assert_close(codebook.cluster_size, torch.tensor(counts, **as64), **tight)
+        torch.testing.assert_close(codebook.cluster_sum, torch.tensor(sums, **as64), **tight)
+        torch.testing.assert_close(codebook.embeddings, torch.tensor(codewords, **as64), **tight)
+        before = codebook.embeddings.clone()
+    # ε matters here: without the smoothing the used codewords would be m / N exactly
+    used = codebook.cluster_size > 0.1
+    assert not torch.allclose(
+        codebook.embeddings[used],
+        codebook.cluster_sum[used] / codebook.cluster_size[used, None],
+        rtol=1e-6,
+        atol=0,
+    )
+
+
+def test_ema_codeword_moves_to_the_mean_of_its_codes():
+    """γ = 0: each used codeword becomes the mean of its codes, a k-means step (up to the
+    smoothing, which moves it by a relative ~Kε = 3e-9)."""
+    codebook = _ema_codebook(decay=0.0, epsilon=1e-9)
+    codebook(torch.tensor([EMA_BATCHES[0]], dtype=torch.float64))
+    expected = [[0.125, 0.375], [3.5, 0.5]]  # mean of codes 0 and 1, and code 2
+    torch.testing.assert_close(
+        codebook.embeddings[:2], torch.tensor(expected, dtype=torch.float64), rtol=1e-8, atol=1e-8
+    )
+
+
+def test_ema_codebook_does_not_update_in_eval_mode():
+    codebook = _ema_codebook()
+    codebook.eval()
+    state = {k: v.clone() for k, v in codebook.state_dict().items()}
+    z_q, codes, indices = codebook(torch.tensor([EMA_BATCHES[1]], dtype=torch.float64))
+    assert indices.tolist() == [[1, 2, 1, 0]]
+    for key, value in codebook.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    codebook.train()
+    codebook(torch.tensor([EMA_BATCHES[1]], dtype=torch.float64))
+    assert not torch.equal(codebook.embeddings, state["embeddings"])
+
+
+def test_ema_codebook_state_is_buffers_and_its_gradient_passes_straight_through():
+    torch.manual_seed(0)
+    codebook = VQCodebookEMA(D, K)
+    assert list(codebook.parameters()) == []
+    assert sorted(codebook.state_dict()) == ["cluster_size", "cluster_sum", "embeddings"]
+    # Pythae's initialisation: N = 0, e and m two draws within ±1/K
+    assert torch.equal(codebook.cluster_size, torch.zeros(K))
+    assert not torch.equal(codebook.cluster_sum, codebook.embeddings)
+    for buffer in (codebook.embeddings, codebook.cluster_sum):
+        assert buffer.shape == (K, D) and buffer.abs().max().item() <= 1 / K
+    # the state travels with the state_dict
+    other = VQCodebookEMA(D, K)
+    codebook(_z_e().detach())
+    other.load_state_dict(codebook.state_dict())
+    for key, value in codebook.state_dict().items():
+        assert torch.equal(other.state_dict()[key], value), key
+    z_e = _z_e()
+    z_q, _, _ = codebook(z_e)
+    weight = torch.randn_like(z_q)
+    (z_q * weight).sum().backward()
+    assert torch.equal(z_e.grad, weight)
+
+
+def test_vqvae_ema_trains_no_codebook_parameters(tiny_model):
+    torch.manual_seed(0)
+    model = tiny_model("vqvae_ema")
+    spec = model.graph.spec
+    assert not spec.modules["codebook"].has_parameters
+    assert model.graph.graph.nodes["module:codebook"]["trainable"] is False
+    assert model.graph.objectives[0].params == ("encoder", "posterior", "decoder")
+    assert "codebook" not in model.parameter_groups() and not list(model.codebook.parameters())
+    state = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("codebook.")}
+    assert sorted(state) == ["codebook.cluster_size", "codebook.cluster_sum", "codebook.embeddings"]
+    out = model(torch.rand(4, 1, 6, 6))
+    # a training-mode forward moved the codewords, by buffers alone
+    assert not torch.equal(model.codebook.embeddings, state["codebook.embeddings"])
+    assert set(out.terms) == {"recon", "commitment", "perplexity"}
+    torch.testing.assert_close(
+        out.losses["loss"], out.terms["recon"] + 0.25 * out.terms["commitment"]
+    )
+
+
+def test_a_codebook_loss_of_an_ema_codebook_is_refused():
+    from gaespec.errors import GraphError
+    from gaespec.graph.lower import lower
+
+    spec = gaespec.load_spec("vqvae_ema", ['terms.extra={kind="codebook_loss"}'])
+    with pytest.raises(GraphError) as error:
+        lower(spec)
+    assert str(error.value) == (
+        "--set: terms.extra.kind: codebook 'codebook' (vq_codebook_ema) has no parameters: its "
+        "codewords follow moving averages of the codes, and a codebook loss would train "
+        "nothing; fix: remove the term (the commitment loss trains the encoder), or use kind = "
+        '"vq_codebook"'
+    )
+
+
+# -- the perplexity -----------------------------------------------------------------------------
+
+
+def test_perplexity_of_uniform_usage_is_the_number_of_codewords_used():
+    perplexity = CodebookPerplexityTerm()
+    for k in (1, 2, 3, 7, 64):
+        indices = torch.arange(k).repeat(5)[torch.randperm(5 * k)]  # each of k codewords 5 times
+        value = perplexity(rearrange(indices, "(s b) -> s b", s=5))
+        torch.testing.assert_close(value, torch.tensor(float(k)), rtol=1e-6, atol=0)
+    # one codeword for every code: exp(0) = 1 exactly
+    assert perplexity(torch.full((1, 9), 4)).item() == 1.0
+
+
+def test_perplexity_against_a_direct_computation():
+    perplexity = CodebookPerplexityTerm()
+    indices = torch.tensor([[5, 5, 5, 0, 2, 2, 5, 9]])
+    counts = {5: 4, 0: 1, 2: 2, 9: 1}
+    entropy = -sum(c / 8 * math.log(c / 8) for c in counts.values())
+    torch.testing.assert_close(
+        perplexity(indices).double(),
+        torch.tensor(math.exp(entropy), dtype=torch.float64),
+        rtol=1e-6,
+        atol=0,
+    )
+
+
+def test_vqvae_logs_the_perplexity_of_its_codebook(tiny_model):
+    torch.manual_seed(0)
+    for name in ("vqvae", "vqvae_ema"):
+        model = tiny_model(name)
+        out = model(torch.rand(8, 1, 6, 6))
+        indices = out.tensors["codebook.indices"]
+        used = torch.bincount(indices.flatten()).double()
+        p = used[used > 0] / used.sum()
+        torch.testing.assert_close(
+            out.terms["perplexity"].double(), torch.exp(-(p * p.log()).sum()), rtol=1e-6, atol=0
+        )
+        assert "perplexity" not in str(model.graph.objectives[0].loss)

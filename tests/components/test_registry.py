@@ -43,7 +43,7 @@ def test_unknown_kind_lists_what_exists():
     with pytest.raises(SpecError) as err:
         implementation("prior", "standard_norml")
     assert str(err.value) == (
-        "unknown prior implementation 'standard_norml' (known: standard_normal); "
+        "unknown prior implementation 'standard_norml' (known: standard_normal, vamp); "
         "closest valid choice: 'standard_normal'"
     )
 
@@ -63,7 +63,10 @@ def test_the_declared_densities_are_the_implemented_ones():
         assert declared == hasattr(registered.cls.distribution, "log_prob"), kind
 
 
-@pytest.mark.parametrize("name", ["vae", "ae", "vqvae", "aae"])
+@pytest.mark.parametrize(
+    "name",
+    ["vae", "ae", "vqvae", "vqvae_ema", "aae", "vamp", "factor_vae", "vae_iaf", "vae_lin_nf"],
+)
 def test_declared_parameters_are_the_implemented_ones(name, tiny_model):
     """A module is trained when it has parameters: lowering reads the declaration, so the
     declaration must say what the implementation makes."""

@@ -30,10 +30,16 @@ def test_the_default_program_of_the_vqvae():
         ("recon", ("x", "x_hat"), ("recon",)),
         ("codebook_loss", ("z", "codebook.codes"), ("codebook_loss",)),
         ("commitment", ("z", "codebook.codes"), ("commitment",)),
+        ("perplexity", ("codebook.indices",), ("perplexity",)),
     ]
     assert [c.callee for c in program.calls if c.builtin] == ["rsample"]
     assert [c.callee for c in program.calls if c.folded] == ["decoder"]
-    assert [c.callee for c in program.terms] == ["recon", "codebook_loss", "commitment"]
+    assert [c.callee for c in program.terms] == [
+        "recon",
+        "codebook_loss",
+        "commitment",
+        "perplexity",
+    ]
     assert program.samples == 1
 
 

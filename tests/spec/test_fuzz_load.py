@@ -507,8 +507,8 @@ def test_the_resolved_spec_keeps_every_character_and_date(tmp_path):
             ("prior", "kind"),
             "standard\nnormal",
             "{path}:13:1: prior.kind: unknown kind 'standard\\nnormal' (expected one of "
-            "standard_normal, or a class of yours as 'package.module:Class'); closest valid "
-            "choice: 'standard_normal'",
+            "standard_normal, vamp, or a class of yours as 'package.module:Class'); closest "
+            "valid choice: 'standard_normal'",
         ),
         (
             ("model", "\x1b[2J"),

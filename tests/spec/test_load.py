@@ -103,8 +103,8 @@ def test_typo_in_a_kind_names_file_line_key_and_closest(tmp_path):
     )
     assert str(error_of(path)) == (
         f"{path}:6:1: latent.posterior.kind: unknown kind 'diag_gausian' (expected one of "
-        "deterministic, diag_gaussian, or a class of yours as 'package.module:Class'); closest "
-        "valid choice: 'diag_gaussian'"
+        "deterministic, diag_gaussian, iaf, normalizing_flows, or a class of yours as "
+        "'package.module:Class'); closest valid choice: 'diag_gaussian'"
     )
 
 

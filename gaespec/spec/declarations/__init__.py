@@ -1,3 +1,15 @@
 """Declarations of every component kind; importing this package registers them all."""
 
-from gaespec.spec.declarations import latent, modules, terms  # noqa: F401
+from gaespec.spec.declarations import (  # noqa: F401
+    codebooks,
+    flows,
+    gan,
+    latent,
+    mmd,
+    modules,
+    msssim,
+    penalties,
+    terms,
+    total_correlation,
+    vamp,
+)

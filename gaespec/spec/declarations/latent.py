@@ -32,3 +32,4 @@ class StandardNormal(Declaration):
     kind: Literal["standard_normal"] = "standard_normal"
     summary: ClassVar[str] = "standard normal prior N(0, I)"
     has_parameters: ClassVar[bool] = False
+    has_density: ClassVar[bool] = True

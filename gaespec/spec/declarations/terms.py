@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from gaespec.spec.vocabulary import Declaration, Identifier, Read, declare
+from gaespec.spec.vocabulary import Declaration, Identifier, Read, TensorName, declare
 
 
 def _input_of(modules, name: str) -> str:
@@ -29,8 +29,8 @@ class Reconstruction(Declaration):
     kind: Literal["reconstruction"] = "reconstruction"
     likelihood: Literal["gaussian", "bernoulli"] = "gaussian"
     scale: float = Field(1.0, gt=0)
-    target: Identifier = "x"
-    estimate: Identifier = "x_hat"
+    target: TensorName = "x"
+    estimate: TensorName = "x_hat"
     summary: ClassVar[str] = "reconstruction: scale·Σ(x − x̂)² (gaussian) or scale·ΣBCE (bernoulli)"
 
     def reads(self, modules):
@@ -68,9 +68,37 @@ class KL(Declaration):
             raise spec.error(
                 f"no analytic KL between the posterior '{pair[0]}' and the prior '{pair[1]}'",
                 f"{key}.kind",
-                fix="use a posterior and prior with a closed-form KL: "
-                + ", ".join(f"{q} with {p}" for q, p in sorted(self.ANALYTIC)),
+                fix="use a posterior and prior with a closed-form KL ("
+                + ", ".join(f"{q} with {p}" for q, p in sorted(self.ANALYTIC))
+                + '), or estimate it: kind = "monte_carlo_kl"',
             )
+
+
+@declare("term")
+class MonteCarloKL(Declaration):
+    """KL(q(z|x) ‖ p(z)) estimated at the posterior's own samples: log q(z|x) − log p(z),
+    averaged over the K samples and the batch. Needs a density for both sides; any posterior
+    and prior that have one (flows, mixtures) work where no closed form exists."""
+
+    kind: Literal["monte_carlo_kl"] = "monte_carlo_kl"
+    summary: ClassVar[str] = "Monte Carlo KL: log q(z|x) − log p(z) at the samples z, batch mean"
+
+    def reads(self, modules):
+        return (Read("q", "kind"), Read("z", "kind"))
+
+    def uses(self, modules):
+        return (Read("prior", "kind"),)
+
+    def check(self, spec, key):
+        for role, decl in (("posterior", spec.latent.posterior), ("prior", spec.prior)):
+            if not decl.has_density:
+                raise spec.error(
+                    f"a Monte Carlo KL needs the density of the {role}, but the {role} "
+                    f"'{decl.kind}' has none",
+                    f"{key}.kind",
+                    fix="use a posterior and a prior with a density (e.g. diag_gaussian and "
+                    "standard_normal)",
+                )
 
 
 @declare("term")
@@ -146,6 +174,17 @@ class CodebookLoss(Declaration):
 
     def uses(self, modules):
         return (Read(self.codebook, "codebook", expects="codebook", argument=False),)
+
+    def check(self, spec, key):
+        codebook = spec.modules.get(self.codebook)  # an unknown name is reported with the uses
+        if getattr(codebook, "provides", "") == "codebook" and not codebook.has_parameters:
+            raise spec.error(
+                f"codebook '{self.codebook}' ({codebook.kind}) has no parameters: its codewords "
+                "follow moving averages of the codes, and a codebook loss would train nothing",
+                f"{key}.kind",
+                fix="remove the term (the commitment loss trains the encoder), or use "
+                'kind = "vq_codebook"',
+            )
 
 
 @declare("term")

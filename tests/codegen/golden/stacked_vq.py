@@ -136,6 +136,17 @@ class StandardNormalPrior(nn.Module):
         return StandardNormalDistribution(self.latent_dim)
 
 
+def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """The index of the nearest codeword (by squared distance) of each code: (n d), (K d) → (n)."""
+    z_e = z_e.detach()  # the choice is not differentiable: keep no graph of it
+    distances = (
+        reduce(z_e**2, "n d -> n 1", "sum")
+        - 2 * z_e @ codebook.T
+        + reduce(codebook**2, "k d -> 1 k", "sum")
+    )
+    return distances.argmin(dim=1)
+
+
 class VQCodebook(nn.Module):
     """K codewords of size d: z_e (k b d) → z_q (straight-through), codes e and their indices."""
 
@@ -147,13 +158,7 @@ class VQCodebook(nn.Module):
 
     def quantize(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Nearest codeword by squared distance: z_e (n d) → codes e (n d), indices (n)."""
-        codebook = self.embeddings.weight
-        distances = (
-            reduce(z_e**2, "n d -> n 1", "sum")
-            - 2 * z_e @ codebook.T
-            + reduce(codebook**2, "k d -> 1 k", "sum")
-        )
-        indices = distances.argmin(dim=1)
+        indices = nearest_codewords(z_e, self.embeddings.weight)
         return self.embeddings(indices), indices
 
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -199,10 +204,23 @@ class CommitmentLossTerm:
         return reduce((z_e - codes.detach()) ** 2, "k b d -> k b", "sum").mean()
 
 
+class CodebookPerplexityTerm:
+    """exp(H(p)), p the share of the batch's codes (k b) each codeword takes: the number of
+    codewords in use, from 1 (one for every code) to min(K, k·b) (each as often); no gradient."""
+
+    def __call__(self, indices: torch.Tensor) -> torch.Tensor:
+        _, counts = torch.unique(indices, return_counts=True)
+        p = counts.to(torch.get_default_dtype()) / indices.numel()
+        return torch.special.entr(p).sum().exp()
+
+
 def per_sample(net, *tensors):
-    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch."""
+    """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch
+    (each output of a net that returns several)."""
     k = tensors[0].shape[0]
     out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    if isinstance(out, tuple):
+        return tuple(rearrange(o, "(k b) ... -> k b ...", k=k) for o in out)
     return rearrange(out, "(k b) ... -> k b ...", k=k)
 
 
@@ -248,6 +266,7 @@ class StackedVq(nn.Module):
         self.recon = ReconstructionTerm(likelihood="gaussian", scale=recon_scale)
         self.codebook_loss = CodebookLossTerm()
         self.commitment = CommitmentLossTerm()
+        self.perplexity = CodebookPerplexityTerm()
         self.codebook_a = CodebookLossTerm()
         self.commitment_a = CommitmentLossTerm()
 
@@ -297,12 +316,14 @@ class StackedVq(nn.Module):
         recon = self.recon(x, x_hat)
         codebook_loss = self.codebook_loss(z_a, codebook_codes)
         commitment = self.commitment(z_a, codebook_codes)
+        perplexity = self.perplexity(codebook_indices)
         codebook_a = self.codebook_a(z, first_codes)
         commitment_a = self.commitment_a(z, first_codes)
         terms = {
             "recon": recon,
             "codebook_loss": codebook_loss,
             "commitment": commitment,
+            "perplexity": perplexity,
             "codebook_a": codebook_a,
             "commitment_a": commitment_a,
         }

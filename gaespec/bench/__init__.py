@@ -1,0 +1,1 @@
+"""Benchmarks over the model zoo: tables a command writes."""
