@@ -121,6 +121,11 @@ class StandardNormalPrior(nn.Module):
         return StandardNormalDistribution(self.latent_dim)
 
 
+def parts(z_e: torch.Tensor, groups: int) -> torch.Tensor:
+    """The codes (k b d) cut into `groups` parts, one per row: (k b g) rows of d/g."""
+    return rearrange(z_e, "k b (g d) -> (k b g) d", g=groups)
+
+
 def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """The index of the nearest codeword (by squared distance) of each code: (n d), (K d) → (n)."""
     z_e = z_e.detach()  # the choice is not differentiable: keep no graph of it
@@ -130,6 +135,14 @@ def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor
         + reduce(codebook**2, "k d -> 1 k", "sum")
     )
     return distances.argmin(dim=1)
+
+
+def whole(rows: torch.Tensor, like: torch.Tensor, groups: int) -> torch.Tensor:
+    """Rows (k b g) ... put back together as the codes `like` (k b d) were cut."""
+    k, b = like.shape[:2]
+    if rows.dim() == 1:
+        return rearrange(rows, "(k b g) -> k b g", k=k, b=b).squeeze(-1)
+    return rearrange(rows, "(k b g) d -> k b (g d)", k=k, b=b)
 
 
 class VQCodebookEMA(nn.Module):
@@ -145,9 +158,18 @@ class VQCodebookEMA(nn.Module):
     back (some hundreds of steps at γ = 0.99).
     """
 
-    def __init__(self, dim: int, num_embeddings: int, decay: float = 0.99, epsilon: float = 1e-5):
+    def __init__(
+        self,
+        dim: int,
+        num_embeddings: int,
+        groups: int = 1,
+        decay: float = 0.99,
+        epsilon: float = 1e-5,
+    ):
         super().__init__()
         self.num_embeddings, self.decay, self.epsilon = num_embeddings, decay, epsilon
+        self.groups = groups
+        dim = dim // groups
         # Pythae's initialisation: e (K d) and m (K d) two draws of U(±1/K), N (K) zero
         bound = 1 / num_embeddings
         self.register_buffer("embeddings", torch.empty(num_embeddings, dim).uniform_(-bound, bound))
@@ -171,14 +193,13 @@ class VQCodebookEMA(nn.Module):
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_q, codes, indices) for z_e (k b d) as the gradient-trained codebook gives them,
         the codes from the codewords before this batch's update (which runs in training mode)."""
-        k = z_e.shape[0]
-        flat = rearrange(z_e, "k b d -> (k b) d")
+        flat = parts(z_e, self.groups)
         indices = nearest_codewords(flat, self.embeddings)
         codes = self.embeddings[indices]  # a copy: the update below leaves it as it is
         if self.training:
             self.update(flat.detach(), indices)
-        codes = rearrange(codes, "(k b) d -> k b d", k=k)
-        return z_e + (codes - z_e).detach(), codes, rearrange(indices, "(k b) -> k b", k=k)
+        codes = whole(codes, z_e, self.groups)
+        return z_e + (codes - z_e).detach(), codes, whole(indices, z_e, self.groups)
 
 
 class ReconstructionTerm:
@@ -247,6 +268,7 @@ class VQVAEEma(nn.Module):
         samples: int = 1,  # latent.samples
         beta: float = 0.25,  # params.beta
         codebook_num_embeddings: int = 256,  # modules.codebook.num_embeddings
+        codebook_groups: int = 1,  # modules.codebook.groups
         codebook_decay: float = 0.99,  # modules.codebook.decay
         codebook_epsilon: float = 1e-05,  # modules.codebook.epsilon
         recon_scale: float = 1.0,  # terms.recon.scale
@@ -262,6 +284,7 @@ class VQVAEEma(nn.Module):
         self.codebook = VQCodebookEMA(
             dim=latent_dim,
             num_embeddings=codebook_num_embeddings,
+            groups=codebook_groups,
             decay=codebook_decay,
             epsilon=codebook_epsilon,
         )

@@ -28,16 +28,35 @@ def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor
 
 
 def _codebook_arguments(decl, wiring) -> dict:
-    return {"dim": wiring.width(decl.input), "num_embeddings": decl.num_embeddings}
+    return {
+        "dim": wiring.width(decl.input),
+        "num_embeddings": decl.num_embeddings,
+        "groups": decl.groups,
+    }
+
+
+def parts(z_e: torch.Tensor, groups: int) -> torch.Tensor:
+    """The codes (k b d) cut into `groups` parts, one per row: (k b g) rows of d/g."""
+    return rearrange(z_e, "k b (g d) -> (k b g) d", g=groups)
+
+
+def whole(rows: torch.Tensor, like: torch.Tensor, groups: int) -> torch.Tensor:
+    """Rows (k b g) ... put back together as the codes `like` (k b d) were cut."""
+    k, b = like.shape[:2]
+    if rows.dim() == 1:
+        return rearrange(rows, "(k b g) -> k b g", k=k, b=b).squeeze(-1)
+    return rearrange(rows, "(k b g) d -> k b (g d)", k=k, b=b)
 
 
 @implements("module", "vq_codebook", _codebook_arguments)
 class VQCodebook(nn.Module):
-    """K codewords of size d: z_e (k b d) → z_q (straight-through), codes e and their indices."""
+    """K codewords of size d/g: z_e (k b d), cut into g parts, → z_q (straight-through), codes e
+    (k b d) and indices (k b, or k b g for g > 1)."""
 
-    def __init__(self, dim: int, num_embeddings: int):
+    def __init__(self, dim: int, num_embeddings: int, groups: int = 1):
         super().__init__()
-        self.embeddings = nn.Embedding(num_embeddings, dim)
+        self.groups = groups
+        self.embeddings = nn.Embedding(num_embeddings, dim // groups)
         # the initialisation of Pythae's (sonnet-style) quantiser
         nn.init.uniform_(self.embeddings.weight, -1 / num_embeddings, 1 / num_embeddings)
 
@@ -48,17 +67,17 @@ class VQCodebook(nn.Module):
 
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_q, codes, indices) for z_e (k b d): z_q = z_e + sg(e − z_e) carries the codes e
-        (k b d) forward and the gradient back to z_e unchanged; indices are (k b)."""
-        k = z_e.shape[0]
-        codes, indices = self.quantize(rearrange(z_e, "k b d -> (k b) d"))
-        codes = rearrange(codes, "(k b) d -> k b d", k=k)
-        return z_e + (codes - z_e).detach(), codes, rearrange(indices, "(k b) -> k b", k=k)
+        (k b d) forward and the gradient back to z_e unchanged."""
+        codes, indices = self.quantize(parts(z_e, self.groups))
+        codes = whole(codes, z_e, self.groups)
+        return z_e + (codes - z_e).detach(), codes, whole(indices, z_e, self.groups)
 
 
 def _ema_codebook_arguments(decl, wiring) -> dict:
     return {
         "dim": wiring.width(decl.input),
         "num_embeddings": decl.num_embeddings,
+        "groups": decl.groups,
         "decay": decl.decay,
         "epsilon": decl.epsilon,
     }
@@ -78,9 +97,18 @@ class VQCodebookEMA(nn.Module):
     back (some hundreds of steps at γ = 0.99).
     """
 
-    def __init__(self, dim: int, num_embeddings: int, decay: float = 0.99, epsilon: float = 1e-5):
+    def __init__(
+        self,
+        dim: int,
+        num_embeddings: int,
+        groups: int = 1,
+        decay: float = 0.99,
+        epsilon: float = 1e-5,
+    ):
         super().__init__()
         self.num_embeddings, self.decay, self.epsilon = num_embeddings, decay, epsilon
+        self.groups = groups
+        dim = dim // groups
         # Pythae's initialisation: e (K d) and m (K d) two draws of U(±1/K), N (K) zero
         bound = 1 / num_embeddings
         self.register_buffer("embeddings", torch.empty(num_embeddings, dim).uniform_(-bound, bound))
@@ -104,14 +132,13 @@ class VQCodebookEMA(nn.Module):
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_q, codes, indices) for z_e (k b d) as the gradient-trained codebook gives them,
         the codes from the codewords before this batch's update (which runs in training mode)."""
-        k = z_e.shape[0]
-        flat = rearrange(z_e, "k b d -> (k b) d")
+        flat = parts(z_e, self.groups)
         indices = nearest_codewords(flat, self.embeddings)
         codes = self.embeddings[indices]  # a copy: the update below leaves it as it is
         if self.training:
             self.update(flat.detach(), indices)
-        codes = rearrange(codes, "(k b) d -> k b d", k=k)
-        return z_e + (codes - z_e).detach(), codes, rearrange(indices, "(k b) -> k b", k=k)
+        codes = whole(codes, z_e, self.groups)
+        return z_e + (codes - z_e).detach(), codes, whole(indices, z_e, self.groups)
 
 
 @implements("term", "codebook_loss")

@@ -366,3 +366,53 @@ def test_vqvae_logs_the_perplexity_of_its_codebook(tiny_model):
             out.terms["perplexity"].double(), torch.exp(-(p * p.log()).sum()), rtol=1e-6, atol=0
         )
         assert "perplexity" not in str(model.graph.objectives[0].loss)
+
+
+def test_groups_quantise_each_part_of_the_code_against_the_one_codebook():
+    torch.manual_seed(0)
+    codebook = VQCodebook(6, K, groups=3)  # codewords of 2 dims, for the three parts of 6
+    assert codebook.embeddings.weight.shape == (K, 2)
+    z_e = torch.randn(2, 5, 6)
+    z_q, codes, indices = codebook(z_e)
+    assert z_q.shape == codes.shape == (2, 5, 6) and indices.shape == (2, 5, 3)
+    weight = codebook.embeddings.weight
+    for part in range(3):
+        piece = z_e[..., 2 * part : 2 * part + 2].reshape(-1, 2)
+        chosen = indices[..., part].reshape(-1)
+        _assert_nearest(piece, weight.detach(), chosen)
+        # the codes are the chosen codewords, part by part (indexing: exact)
+        assert torch.equal(codes[..., 2 * part : 2 * part + 2].reshape(-1, 2), weight[chosen])
+
+
+def test_groups_in_an_ema_codebook_update_from_every_part():
+    torch.manual_seed(0)
+    codebook = VQCodebookEMA(4, 3, groups=2, decay=0.0)
+    z_e = torch.tensor([[[1.0, 1.0, 5.0, 5.0], [1.2, 1.2, 5.2, 5.2]]])
+    codebook.embeddings.copy_(torch.tensor([[1.0, 1.0], [5.0, 5.0], [-9.0, -9.0]]))
+    _, _, indices = codebook.train()(z_e)
+    assert indices.tolist() == [[[0, 1], [0, 1]]]
+    # decay 0: each codeword used becomes the mean of the parts assigned to it
+    torch.testing.assert_close(codebook.embeddings[:2], torch.tensor([[1.1, 1.1], [5.1, 5.1]]))
+
+
+def test_groups_must_cut_the_code_evenly(tiny_model):
+    with pytest.raises(gaespec.errors.GaespecError) as error:
+        tiny_model("vqvae", "modules.codebook.groups=3")
+    assert str(error.value).endswith(
+        "modules.codebook.groups: 3 groups do not cut the 4-d code into parts of equal width; "
+        "fix: use a divisor of latent.dim = 4"
+    )
+
+
+def test_a_vqvae_in_groups_reconstructs_through_the_parts(tiny_model):
+    torch.manual_seed(0)
+    model = tiny_model("vqvae", "modules.codebook.groups=4")
+    out = model(torch.rand(5, 1, 6, 6))
+    assert out.tensors["codebook.indices"].shape == (1, 5, 4)
+    assert out.tensors["z_q"].shape == (1, 5, 4)
+    torch.testing.assert_close(
+        out.terms["codebook_loss"],
+        ((out.tensors["z"] - out.tensors["codebook.codes"]) ** 2).sum(-1).mean(),
+        rtol=1e-6,
+        atol=0,
+    )

@@ -17,12 +17,16 @@ class VQCodebook(Declaration):
         input: the tensor it quantises (the encoder's code `z`).
         output: the name of the quantised tensor it writes (read by the decoder).
         num_embeddings: the number of codewords K.
+        groups: the code is cut into this many parts of equal width, each quantised against
+            the one codebook, as the paper quantises each position of a feature map (1: the
+            whole code is one codeword; Pythae's MNIST VQ-VAE is a 16-d code in 16 parts).
     """
 
     kind: Literal["vq_codebook"] = "vq_codebook"
     input: Identifier = "z"
     output: Identifier = "z_q"
     num_embeddings: int = Field(512, gt=0)
+    groups: int = Field(1, gt=0)
     summary: ClassVar[str] = "VQ codebook: nearest codeword, straight-through gradient"
     provides: ClassVar[str] = "codebook"
     # the output's gradient passes to the input unchanged and never reaches the codewords
@@ -33,6 +37,16 @@ class VQCodebook(Declaration):
 
     def outputs(self) -> tuple[str, ...]:
         return (self.output,)
+
+    def check(self, spec, key):
+        # a codebook keeps its input's width: every code it can read is latent.dim wide
+        if spec.latent.dim % self.groups:
+            raise spec.error(
+                f"{self.groups} groups do not cut the {spec.latent.dim}-d code into parts of "
+                "equal width",
+                f"{key}.groups",
+                fix=f"use a divisor of latent.dim = {spec.latent.dim}",
+            )
 
     def writes(self, name: str) -> tuple[str, ...]:
         # the codewords chosen and their indices, for the VQ terms and for inspection

@@ -1,5 +1,6 @@
 """Declarations of the penalties of the regularised autoencoders (Ghosh et al. 2020,
-arXiv:1903.12436): the code's L2 norm and the L2 norm of a module's weights."""
+arXiv:1903.12436): the code's L2 norm, the L2 norm of a module's weights, and the gradient
+penalty."""
 
 from __future__ import annotations
 
@@ -40,3 +41,25 @@ class WeightL2(Declaration):
 
     def uses(self, modules):
         return (Read(self.module, "module"),)
+
+
+@declare("term")
+class GradientPenalty(Declaration):
+    """‖∂(Σ output)/∂wrt‖² per sample, averaged over the batch: the gradient penalty of RAE-GP
+    (Ghosh et al. 2020, arXiv:1903.12436) with output = x_hat and wrt = z, as the paper takes
+    it (Pythae differentiates by the image x instead).
+
+    Attributes:
+        output: the tensor differentiated. wrt: the tensor it is differentiated with respect to.
+    """
+
+    kind: Literal["gradient_penalty"] = "gradient_penalty"
+    output: Identifier = "x_hat"
+    wrt: Identifier = "z"
+    summary: ClassVar[str] = "gradient penalty ‖∂output/∂wrt‖² (create_graph), batch mean"
+
+    def reads(self, modules):
+        return (Read(self.output, "output"), Read(self.wrt, "wrt"))
+
+    def differentiates(self) -> tuple[str, str]:
+        return self.output, self.wrt

@@ -138,27 +138,6 @@ class IWAEBound(Declaration):
 
 
 @declare("term")
-class GradientPenalty(Declaration):
-    """‖∂(Σ output)/∂wrt‖² per sample, averaged over the batch: the gradient penalty of RAE-GP
-    (Ghosh et al. 2020, arXiv:1903.12436) with output = x_hat and wrt = z, as Pythae takes it.
-
-    Attributes:
-        output: the tensor differentiated. wrt: the tensor it is differentiated with respect to.
-    """
-
-    kind: Literal["gradient_penalty"] = "gradient_penalty"
-    output: Identifier = "x_hat"
-    wrt: Identifier = "z"
-    summary: ClassVar[str] = "gradient penalty ‖∂output/∂wrt‖² (create_graph), batch mean"
-
-    def reads(self, modules):
-        return (Read(self.output, "output"), Read(self.wrt, "wrt"))
-
-    def differentiates(self) -> tuple[str, str]:
-        return self.output, self.wrt
-
-
-@declare("term")
 class CodebookLoss(Declaration):
     """‖sg(z_e) − e‖²: moves the chosen codewords toward the encoder outputs (van den Oord 2017)."""
 

@@ -147,12 +147,27 @@ def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor
     return distances.argmin(dim=1)
 
 
-class VQCodebook(nn.Module):
-    """K codewords of size d: z_e (k b d) → z_q (straight-through), codes e and their indices."""
+def whole(rows: torch.Tensor, like: torch.Tensor, groups: int) -> torch.Tensor:
+    """Rows (k b g) ... put back together as the codes `like` (k b d) were cut."""
+    k, b = like.shape[:2]
+    if rows.dim() == 1:
+        return rearrange(rows, "(k b g) -> k b g", k=k, b=b).squeeze(-1)
+    return rearrange(rows, "(k b g) d -> k b (g d)", k=k, b=b)
 
-    def __init__(self, dim: int, num_embeddings: int):
+
+def parts(z_e: torch.Tensor, groups: int) -> torch.Tensor:
+    """The codes (k b d) cut into `groups` parts, one per row: (k b g) rows of d/g."""
+    return rearrange(z_e, "k b (g d) -> (k b g) d", g=groups)
+
+
+class VQCodebook(nn.Module):
+    """K codewords of size d/g: z_e (k b d), cut into g parts, → z_q (straight-through), codes e
+    (k b d) and indices (k b, or k b g for g > 1)."""
+
+    def __init__(self, dim: int, num_embeddings: int, groups: int = 1):
         super().__init__()
-        self.embeddings = nn.Embedding(num_embeddings, dim)
+        self.groups = groups
+        self.embeddings = nn.Embedding(num_embeddings, dim // groups)
         # the initialisation of Pythae's (sonnet-style) quantiser
         nn.init.uniform_(self.embeddings.weight, -1 / num_embeddings, 1 / num_embeddings)
 
@@ -163,11 +178,10 @@ class VQCodebook(nn.Module):
 
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_q, codes, indices) for z_e (k b d): z_q = z_e + sg(e − z_e) carries the codes e
-        (k b d) forward and the gradient back to z_e unchanged; indices are (k b)."""
-        k = z_e.shape[0]
-        codes, indices = self.quantize(rearrange(z_e, "k b d -> (k b) d"))
-        codes = rearrange(codes, "(k b) d -> k b d", k=k)
-        return z_e + (codes - z_e).detach(), codes, rearrange(indices, "(k b) -> k b", k=k)
+        (k b d) forward and the gradient back to z_e unchanged."""
+        codes, indices = self.quantize(parts(z_e, self.groups))
+        codes = whole(codes, z_e, self.groups)
+        return z_e + (codes - z_e).detach(), codes, whole(indices, z_e, self.groups)
 
 
 class ReconstructionTerm:
@@ -245,7 +259,9 @@ class StackedVq(nn.Module):
         vq_weight: float = 64.0,  # params.vq_weight
         encoder_hidden: tuple[int, ...] = (32,),  # encoder.hidden
         codebook_num_embeddings: int = 8,  # modules.codebook.num_embeddings
+        codebook_groups: int = 1,  # modules.codebook.groups
         first_num_embeddings: int = 16,  # modules.first.num_embeddings
+        first_groups: int = 1,  # modules.first.groups
         decoder_hidden: tuple[int, ...] = (32,),  # decoder.hidden
         recon_scale: float = 1.0,  # terms.recon.scale
     ) -> None:
@@ -258,8 +274,12 @@ class StackedVq(nn.Module):
             features=self.encoder.features, latent_dim=latent_dim
         )
         self.prior = StandardNormalPrior(latent_dim=latent_dim)
-        self.codebook = VQCodebook(dim=latent_dim, num_embeddings=codebook_num_embeddings)
-        self.first = VQCodebook(dim=latent_dim, num_embeddings=first_num_embeddings)
+        self.codebook = VQCodebook(
+            dim=latent_dim, num_embeddings=codebook_num_embeddings, groups=codebook_groups
+        )
+        self.first = VQCodebook(
+            dim=latent_dim, num_embeddings=first_num_embeddings, groups=first_groups
+        )
         self.decoder = MLPDecoder(
             latent_dim=latent_dim, output_shape=INPUT_SHAPE, hidden=decoder_hidden, output="sigmoid"
         )
