@@ -127,7 +127,9 @@ class GaussianMixture:
 class VampPrior(nn.Module):
     """K pseudo-inputs u = hardtanh₀¹(W·I_K), as Pythae makes them (a linear map of one-hot
     vectors, clipped to the data's range [0, 1]); called, it encodes them with the model's
-    encoder and posterior head and returns their uniform mixture."""
+    encoder and posterior head and returns their uniform mixture. Unlike Pythae's, the pass
+    leaves the encoder's batch-norm statistics to the data (with them mixed, the model
+    reconstructed twice as badly in evaluation)."""
 
     def __init__(self, components: int, input_shape: tuple, encoder, posterior):
         super().__init__()
@@ -149,7 +151,18 @@ class VampPrior(nn.Module):
 
     def forward(self) -> GaussianMixture:
         encoder, posterior = self.encoding
-        q = posterior(encoder(self.pseudo_input_images()))
+        # the encoder's batch norms judge the pseudo-inputs by the data's running statistics
+        # and leave them as they are: the prior is then one function of the weights, in training
+        # as in evaluation, and the statistics evaluation uses are the data's alone
+        norms = [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        modes = [m.training for m in norms]
+        for m in norms:
+            m.train(False)
+        try:
+            q = posterior(encoder(self.pseudo_input_images()))
+        finally:
+            for m, mode in zip(norms, modes, strict=True):
+                m.train(mode)
         return GaussianMixture(q.mean, q.log_var)
 
 

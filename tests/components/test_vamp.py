@@ -88,3 +88,18 @@ def test_vamp_needs_a_gaussian_posterior(tiny_model):
         error.value
     )
     assert "'deterministic'" in str(error.value)
+
+
+def test_the_pseudo_inputs_leave_the_encoders_batch_statistics_to_the_data():
+    import gaespec
+
+    torch.manual_seed(0)
+    model = gaespec.build(gaespec.load_spec("vamp", ["prior.components=5"])).train()
+    norms = [m for m in model.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    before = [m.running_mean.clone() for m in norms]
+    model.prior()
+    assert all(torch.equal(b, m.running_mean) for b, m in zip(before, norms, strict=True))
+    assert all(m.training for m in norms)  # their mode is restored
+    # the prior is one function of the weights: the same in training and in evaluation
+    trained = model.prior().log_prob(torch.zeros(1, 16))
+    torch.testing.assert_close(model.eval().prior().log_prob(torch.zeros(1, 16)), trained)
