@@ -132,6 +132,11 @@ def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor
     return distances.argmin(dim=1)
 
 
+def parts(z_e: torch.Tensor, groups: int) -> torch.Tensor:
+    """The codes (k b d) cut into `groups` parts, one per row: (k b g) rows of d/g."""
+    return rearrange(z_e, "k b (g d) -> (k b g) d", g=groups)
+
+
 def whole(rows: torch.Tensor, like: torch.Tensor, groups: int) -> torch.Tensor:
     """Rows (k b g) ... put back together as the codes `like` (k b d) were cut."""
     k, b = like.shape[:2]
@@ -140,21 +145,43 @@ def whole(rows: torch.Tensor, like: torch.Tensor, groups: int) -> torch.Tensor:
     return rearrange(rows, "(k b g) d -> k b (g d)", k=k, b=b)
 
 
-def parts(z_e: torch.Tensor, groups: int) -> torch.Tensor:
-    """The codes (k b d) cut into `groups` parts, one per row: (k b g) rows of d/g."""
-    return rearrange(z_e, "k b (g d) -> (k b g) d", g=groups)
+@torch.no_grad()
+def idle_codewords(idle: torch.Tensor, indices: torch.Tensor, restart_after: int) -> torch.Tensor:
+    """Counts one more training pass for each codeword the codes' indices (n) leave unchosen and
+    zero for each they choose, in `idle` (K) in place; returns the indices of the codewords idle
+    for `restart_after` passes or more, whose counts it sets back to zero."""
+    chosen = torch.zeros_like(idle, dtype=torch.bool)
+    chosen[indices] = True
+    idle.add_(1).masked_fill_(chosen, 0)
+    dead = (idle >= restart_after).nonzero().squeeze(1)
+    idle[dead] = 0
+    return dead
+
+
+def random_codes(z_e: torch.Tensor, count: int) -> torch.Tensor:
+    """`count` rows of the codes z_e (n d), drawn uniformly with replacement."""
+    return z_e[torch.randint(len(z_e), (count,), device=z_e.device)]
 
 
 class VQCodebook(nn.Module):
     """K codewords of size d/g: z_e (k b d), cut into g parts, → z_q (straight-through), codes e
-    (k b d) and indices (k b, or k b g for g > 1)."""
+    (k b d) and indices (k b, or k b g for g > 1).
 
-    def __init__(self, dim: int, num_embeddings: int, groups: int = 1):
+    With `restart_after` = r > 0, each training pass counts for every codeword the passes since
+    a code last chose it; one idle for r passes is restarted at a code of the batch drawn at
+    random (the random restarts of Dhariwal et al. 2020, arXiv:2005.00341, by idle passes rather
+    than a usage threshold). The counts start at r, so the first training pass also moves every
+    codeword it leaves unchosen onto the data's codes: a data-dependent initialisation.
+    """
+
+    def __init__(self, dim: int, num_embeddings: int, groups: int = 1, restart_after: int = 0):
         super().__init__()
-        self.groups = groups
+        self.groups, self.restart_after = groups, restart_after
         self.embeddings = nn.Embedding(num_embeddings, dim // groups)
         # the initialisation of Pythae's (sonnet-style) quantiser
         nn.init.uniform_(self.embeddings.weight, -1 / num_embeddings, 1 / num_embeddings)
+        if restart_after:  # passes since a code last chose each codeword
+            self.register_buffer("idle", torch.full((num_embeddings,), restart_after))
 
     def quantize(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Nearest codeword by squared distance: z_e (n d) → codes e (n d), indices (n)."""
@@ -164,7 +191,12 @@ class VQCodebook(nn.Module):
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_q, codes, indices) for z_e (k b d): z_q = z_e + sg(e − z_e) carries the codes e
         (k b d) forward and the gradient back to z_e unchanged."""
-        codes, indices = self.quantize(parts(z_e, self.groups))
+        flat = parts(z_e, self.groups)
+        codes, indices = self.quantize(flat)
+        if self.training and self.restart_after:
+            dead = idle_codewords(self.idle, indices, self.restart_after)
+            with torch.no_grad():  # rows this batch did not choose: its codes keep their values
+                self.embeddings.weight[dead] = random_codes(flat.detach(), len(dead))
         codes = whole(codes, z_e, self.groups)
         return z_e + (codes - z_e).detach(), codes, whole(indices, z_e, self.groups)
 
@@ -244,6 +276,7 @@ class VQVAE(nn.Module):
         vq_weight: float = 64.0,  # params.vq_weight
         codebook_num_embeddings: int = 512,  # modules.codebook.num_embeddings
         codebook_groups: int = 1,  # modules.codebook.groups
+        codebook_restart_after: int = 0,  # modules.codebook.restart_after
         recon_scale: float = 1.0,  # terms.recon.scale
     ) -> None:
         super().__init__()
@@ -256,7 +289,10 @@ class VQVAE(nn.Module):
         )
         self.prior = StandardNormalPrior(latent_dim=latent_dim)
         self.codebook = VQCodebook(
-            dim=latent_dim, num_embeddings=codebook_num_embeddings, groups=codebook_groups
+            dim=latent_dim,
+            num_embeddings=codebook_num_embeddings,
+            groups=codebook_groups,
+            restart_after=codebook_restart_after,
         )
         self.decoder = MNISTConvDecoder(latent_dim=latent_dim, output_shape=INPUT_SHAPE)
         self.recon = ReconstructionTerm(likelihood="gaussian", scale=recon_scale)

@@ -121,6 +121,24 @@ class StandardNormalPrior(nn.Module):
         return StandardNormalDistribution(self.latent_dim)
 
 
+@torch.no_grad()
+def idle_codewords(idle: torch.Tensor, indices: torch.Tensor, restart_after: int) -> torch.Tensor:
+    """Counts one more training pass for each codeword the codes' indices (n) leave unchosen and
+    zero for each they choose, in `idle` (K) in place; returns the indices of the codewords idle
+    for `restart_after` passes or more, whose counts it sets back to zero."""
+    chosen = torch.zeros_like(idle, dtype=torch.bool)
+    chosen[indices] = True
+    idle.add_(1).masked_fill_(chosen, 0)
+    dead = (idle >= restart_after).nonzero().squeeze(1)
+    idle[dead] = 0
+    return dead
+
+
+def random_codes(z_e: torch.Tensor, count: int) -> torch.Tensor:
+    """`count` rows of the codes z_e (n d), drawn uniformly with replacement."""
+    return z_e[torch.randint(len(z_e), (count,), device=z_e.device)]
+
+
 def parts(z_e: torch.Tensor, groups: int) -> torch.Tensor:
     """The codes (k b d) cut into `groups` parts, one per row: (k b g) rows of d/g."""
     return rearrange(z_e, "k b (g d) -> (k b g) d", g=groups)
@@ -156,6 +174,9 @@ class VQCodebookEMA(nn.Module):
     at 0, so the first update puts each codeword the batch uses near the mean of its codes and
     sends each one it leaves unused to about m / ε, out of reach until the decay of m brings it
     back (some hundreds of steps at γ = 0.99).
+
+    `restart_after` restarts idle codewords as `VQCodebook`'s does, after the update: a restarted
+    codeword's e and m are the code drawn for it and its N is 1, as if one code had chosen it.
     """
 
     def __init__(
@@ -163,12 +184,13 @@ class VQCodebookEMA(nn.Module):
         dim: int,
         num_embeddings: int,
         groups: int = 1,
+        restart_after: int = 0,
         decay: float = 0.99,
         epsilon: float = 1e-5,
     ):
         super().__init__()
         self.num_embeddings, self.decay, self.epsilon = num_embeddings, decay, epsilon
-        self.groups = groups
+        self.groups, self.restart_after = groups, restart_after
         dim = dim // groups
         # Pythae's initialisation: e (K d) and m (K d) two draws of U(±1/K), N (K) zero
         bound = 1 / num_embeddings
@@ -177,6 +199,8 @@ class VQCodebookEMA(nn.Module):
         self.register_buffer(
             "cluster_sum", torch.empty(num_embeddings, dim).uniform_(-bound, bound)
         )
+        if restart_after:  # passes since a code last chose each codeword
+            self.register_buffer("idle", torch.full((num_embeddings,), restart_after))
 
     @torch.no_grad()
     def update(self, z_e: torch.Tensor, indices: torch.Tensor) -> None:
@@ -190,6 +214,13 @@ class VQCodebookEMA(nn.Module):
         smoothed = (self.cluster_size + self.epsilon) / (total + self.num_embeddings * self.epsilon)
         self.embeddings.copy_(self.cluster_sum / rearrange(smoothed * total, "k -> k 1"))
 
+    @torch.no_grad()
+    def restart(self, z_e: torch.Tensor, indices: torch.Tensor) -> None:
+        """Moves each codeword idle for `restart_after` passes onto a random code of z_e (n d)."""
+        dead = idle_codewords(self.idle, indices, self.restart_after)
+        drawn = random_codes(z_e, len(dead))
+        self.embeddings[dead], self.cluster_sum[dead], self.cluster_size[dead] = drawn, drawn, 1.0
+
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_q, codes, indices) for z_e (k b d) as the gradient-trained codebook gives them,
         the codes from the codewords before this batch's update (which runs in training mode)."""
@@ -198,6 +229,8 @@ class VQCodebookEMA(nn.Module):
         codes = self.embeddings[indices]  # a copy: the update below leaves it as it is
         if self.training:
             self.update(flat.detach(), indices)
+            if self.restart_after:
+                self.restart(flat.detach(), indices)
         codes = whole(codes, z_e, self.groups)
         return z_e + (codes - z_e).detach(), codes, whole(indices, z_e, self.groups)
 
@@ -269,6 +302,7 @@ class VQVAEEma(nn.Module):
         beta: float = 0.25,  # params.beta
         codebook_num_embeddings: int = 256,  # modules.codebook.num_embeddings
         codebook_groups: int = 1,  # modules.codebook.groups
+        codebook_restart_after: int = 0,  # modules.codebook.restart_after
         codebook_decay: float = 0.99,  # modules.codebook.decay
         codebook_epsilon: float = 1e-05,  # modules.codebook.epsilon
         recon_scale: float = 1.0,  # terms.recon.scale
@@ -285,6 +319,7 @@ class VQVAEEma(nn.Module):
             dim=latent_dim,
             num_embeddings=codebook_num_embeddings,
             groups=codebook_groups,
+            restart_after=codebook_restart_after,
             decay=codebook_decay,
             epsilon=codebook_epsilon,
         )

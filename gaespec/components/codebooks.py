@@ -32,7 +32,26 @@ def _codebook_arguments(decl, wiring) -> dict:
         "dim": wiring.width(decl.input),
         "num_embeddings": decl.num_embeddings,
         "groups": decl.groups,
+        "restart_after": decl.restart_after,
     }
+
+
+@torch.no_grad()
+def idle_codewords(idle: torch.Tensor, indices: torch.Tensor, restart_after: int) -> torch.Tensor:
+    """Counts one more training pass for each codeword the codes' indices (n) leave unchosen and
+    zero for each they choose, in `idle` (K) in place; returns the indices of the codewords idle
+    for `restart_after` passes or more, whose counts it sets back to zero."""
+    chosen = torch.zeros_like(idle, dtype=torch.bool)
+    chosen[indices] = True
+    idle.add_(1).masked_fill_(chosen, 0)
+    dead = (idle >= restart_after).nonzero().squeeze(1)
+    idle[dead] = 0
+    return dead
+
+
+def random_codes(z_e: torch.Tensor, count: int) -> torch.Tensor:
+    """`count` rows of the codes z_e (n d), drawn uniformly with replacement."""
+    return z_e[torch.randint(len(z_e), (count,), device=z_e.device)]
 
 
 def parts(z_e: torch.Tensor, groups: int) -> torch.Tensor:
@@ -51,14 +70,23 @@ def whole(rows: torch.Tensor, like: torch.Tensor, groups: int) -> torch.Tensor:
 @implements("module", "vq_codebook", _codebook_arguments)
 class VQCodebook(nn.Module):
     """K codewords of size d/g: z_e (k b d), cut into g parts, → z_q (straight-through), codes e
-    (k b d) and indices (k b, or k b g for g > 1)."""
+    (k b d) and indices (k b, or k b g for g > 1).
 
-    def __init__(self, dim: int, num_embeddings: int, groups: int = 1):
+    With `restart_after` = r > 0, each training pass counts for every codeword the passes since
+    a code last chose it; one idle for r passes is restarted at a code of the batch drawn at
+    random (the random restarts of Dhariwal et al. 2020, arXiv:2005.00341, by idle passes rather
+    than a usage threshold). The counts start at r, so the first training pass also moves every
+    codeword it leaves unchosen onto the data's codes: a data-dependent initialisation.
+    """
+
+    def __init__(self, dim: int, num_embeddings: int, groups: int = 1, restart_after: int = 0):
         super().__init__()
-        self.groups = groups
+        self.groups, self.restart_after = groups, restart_after
         self.embeddings = nn.Embedding(num_embeddings, dim // groups)
         # the initialisation of Pythae's (sonnet-style) quantiser
         nn.init.uniform_(self.embeddings.weight, -1 / num_embeddings, 1 / num_embeddings)
+        if restart_after:  # passes since a code last chose each codeword
+            self.register_buffer("idle", torch.full((num_embeddings,), restart_after))
 
     def quantize(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Nearest codeword by squared distance: z_e (n d) → codes e (n d), indices (n)."""
@@ -68,7 +96,12 @@ class VQCodebook(nn.Module):
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_q, codes, indices) for z_e (k b d): z_q = z_e + sg(e − z_e) carries the codes e
         (k b d) forward and the gradient back to z_e unchanged."""
-        codes, indices = self.quantize(parts(z_e, self.groups))
+        flat = parts(z_e, self.groups)
+        codes, indices = self.quantize(flat)
+        if self.training and self.restart_after:
+            dead = idle_codewords(self.idle, indices, self.restart_after)
+            with torch.no_grad():  # rows this batch did not choose: its codes keep their values
+                self.embeddings.weight[dead] = random_codes(flat.detach(), len(dead))
         codes = whole(codes, z_e, self.groups)
         return z_e + (codes - z_e).detach(), codes, whole(indices, z_e, self.groups)
 
@@ -78,6 +111,7 @@ def _ema_codebook_arguments(decl, wiring) -> dict:
         "dim": wiring.width(decl.input),
         "num_embeddings": decl.num_embeddings,
         "groups": decl.groups,
+        "restart_after": decl.restart_after,
         "decay": decl.decay,
         "epsilon": decl.epsilon,
     }
@@ -95,6 +129,9 @@ class VQCodebookEMA(nn.Module):
     at 0, so the first update puts each codeword the batch uses near the mean of its codes and
     sends each one it leaves unused to about m / ε, out of reach until the decay of m brings it
     back (some hundreds of steps at γ = 0.99).
+
+    `restart_after` restarts idle codewords as `VQCodebook`'s does, after the update: a restarted
+    codeword's e and m are the code drawn for it and its N is 1, as if one code had chosen it.
     """
 
     def __init__(
@@ -102,12 +139,13 @@ class VQCodebookEMA(nn.Module):
         dim: int,
         num_embeddings: int,
         groups: int = 1,
+        restart_after: int = 0,
         decay: float = 0.99,
         epsilon: float = 1e-5,
     ):
         super().__init__()
         self.num_embeddings, self.decay, self.epsilon = num_embeddings, decay, epsilon
-        self.groups = groups
+        self.groups, self.restart_after = groups, restart_after
         dim = dim // groups
         # Pythae's initialisation: e (K d) and m (K d) two draws of U(±1/K), N (K) zero
         bound = 1 / num_embeddings
@@ -116,6 +154,8 @@ class VQCodebookEMA(nn.Module):
         self.register_buffer(
             "cluster_sum", torch.empty(num_embeddings, dim).uniform_(-bound, bound)
         )
+        if restart_after:  # passes since a code last chose each codeword
+            self.register_buffer("idle", torch.full((num_embeddings,), restart_after))
 
     @torch.no_grad()
     def update(self, z_e: torch.Tensor, indices: torch.Tensor) -> None:
@@ -129,6 +169,13 @@ class VQCodebookEMA(nn.Module):
         smoothed = (self.cluster_size + self.epsilon) / (total + self.num_embeddings * self.epsilon)
         self.embeddings.copy_(self.cluster_sum / rearrange(smoothed * total, "k -> k 1"))
 
+    @torch.no_grad()
+    def restart(self, z_e: torch.Tensor, indices: torch.Tensor) -> None:
+        """Moves each codeword idle for `restart_after` passes onto a random code of z_e (n d)."""
+        dead = idle_codewords(self.idle, indices, self.restart_after)
+        drawn = random_codes(z_e, len(dead))
+        self.embeddings[dead], self.cluster_sum[dead], self.cluster_size[dead] = drawn, drawn, 1.0
+
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_q, codes, indices) for z_e (k b d) as the gradient-trained codebook gives them,
         the codes from the codewords before this batch's update (which runs in training mode)."""
@@ -137,6 +184,8 @@ class VQCodebookEMA(nn.Module):
         codes = self.embeddings[indices]  # a copy: the update below leaves it as it is
         if self.training:
             self.update(flat.detach(), indices)
+            if self.restart_after:
+                self.restart(flat.detach(), indices)
         codes = whole(codes, z_e, self.groups)
         return z_e + (codes - z_e).detach(), codes, whole(indices, z_e, self.groups)
 

@@ -15,6 +15,7 @@ from gaespec.components.codebooks import (
     CommitmentLossTerm,
     VQCodebook,
     VQCodebookEMA,
+    idle_codewords,
 )
 
 K, D = 8, 3
@@ -416,3 +417,66 @@ def test_a_vqvae_in_groups_reconstructs_through_the_parts(tiny_model):
         rtol=1e-6,
         atol=0,
     )
+
+
+def test_idle_counts_reset_for_chosen_codewords_and_restart_after_r_passes():
+    idle = torch.tensor([0, 1, 2, 0])
+    dead = idle_codewords(idle, torch.tensor([1, 1]), restart_after=3)
+    # every count goes up by one, the chosen codeword's back to 0, the third reaches 3: restarted
+    assert dead.tolist() == [2] and idle.tolist() == [1, 0, 0, 1]
+    dead = idle_codewords(idle, torch.tensor([3]), restart_after=3)
+    assert dead.tolist() == [] and idle.tolist() == [2, 1, 1, 0]
+
+
+@pytest.mark.parametrize("kind", [VQCodebook, VQCodebookEMA])
+def test_restarts_move_idle_codewords_onto_codes_of_the_batch(kind):
+    torch.manual_seed(0)
+    codebook = kind(4, K, groups=2, restart_after=2)
+    assert "idle" in codebook.state_dict() and "idle" not in kind(4, K).state_dict()
+
+    def codewords():
+        return (codebook.embeddings.weight if kind is VQCodebook else codebook.embeddings).detach()
+
+    before = codewords().clone()
+    z_e = torch.randn(1, 5, 4, requires_grad=True)
+    z_q, codes, indices = codebook.train()(z_e)
+    # the codes are the codewords before the restarts (indexing: exact), the gradient passes
+    assert torch.equal(codes.reshape(-1, 2), before[indices.reshape(-1)])
+    z_q.sum().backward()
+    assert torch.equal(z_e.grad, torch.ones_like(z_e))
+    chosen = set(indices.reshape(-1).tolist())
+    parts = {tuple(row) for row in z_e.detach().reshape(-1, 2).tolist()}
+    after = codewords()
+    assert codebook.idle.tolist() == [0] * K  # chosen, or just restarted
+    for i in range(K):
+        if i not in chosen:  # the counts start at r: every unchosen codeword moves onto a part
+            assert tuple(after[i].tolist()) in parts, i
+        elif kind is VQCodebook:  # a chosen one keeps its place (the loss moves it, not this)
+            assert torch.equal(after[i], before[i])
+    if kind is VQCodebookEMA:
+        unchosen = [i for i in range(K) if i not in chosen]
+        assert torch.equal(codebook.cluster_sum[unchosen], after[unchosen])
+        assert codebook.cluster_size[unchosen].tolist() == [1.0] * len(unchosen)
+    # evaluation changes nothing
+    state = {key: value.clone() for key, value in codebook.state_dict().items()}
+    codebook.eval()(torch.randn(1, 5, 4))
+    for key, value in codebook.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
+def test_restarts_revive_a_collapsed_codebook():
+    # all codewords start within ±1/K of 0: codes far from 0 choose one or two of them, and
+    # without restarts the others stay unused; with them the first pass spreads them over the codes
+    torch.manual_seed(0)
+    codebook = VQCodebook(2, 16)
+    z_e = 3 + torch.randn(1, 64, 2)
+    assert len(set(codebook.train()(z_e)[2].reshape(-1).tolist())) <= 2
+    restarting = VQCodebook(2, 16, restart_after=1)
+    restarting.train()(z_e)
+    assert len(set(restarting(z_e)[2].reshape(-1).tolist())) >= 8
+
+
+def test_restart_after_reaches_the_built_model(tiny_model):
+    model = tiny_model("vqvae_ema", "modules.codebook.restart_after=7")
+    assert model.codebook.restart_after == 7
+    assert model.codebook.idle.tolist() == [7] * model.codebook.num_embeddings

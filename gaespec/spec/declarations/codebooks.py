@@ -18,7 +18,7 @@ class VQCodebookEMA(VQCodebook):
     mode); no codebook loss trains them.
 
     Attributes:
-        input, output, num_embeddings: as `vq_codebook`'s.
+        input, output, num_embeddings, groups, restart_after: as `vq_codebook`'s.
         decay: γ of N_i ← γN_i + (1 − γ)n_i and m_i ← γm_i + (1 − γ)Σz (the paper's 0.99).
         epsilon: the Laplace smoothing of the counts N (Sonnet's and Pythae's 1e-5).
     """

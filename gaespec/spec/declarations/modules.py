@@ -20,6 +20,10 @@ class VQCodebook(Declaration):
         groups: the code is cut into this many parts of equal width, each quantised against
             the one codebook, as the paper quantises each position of a feature map (1: the
             whole code is one codeword; Pythae's MNIST VQ-VAE is a 16-d code in 16 parts).
+        restart_after: a codeword no code has chosen for this many training passes moves onto a
+            code of the batch drawn at random (Dhariwal et al. 2020's random restarts); the first
+            training pass so also sets the codewords it leaves unchosen onto the data's codes.
+            0 (the paper's and Pythae's): never.
     """
 
     kind: Literal["vq_codebook"] = "vq_codebook"
@@ -27,6 +31,7 @@ class VQCodebook(Declaration):
     output: Identifier = "z_q"
     num_embeddings: int = Field(512, gt=0)
     groups: int = Field(1, gt=0)
+    restart_after: int = Field(0, ge=0)
     summary: ClassVar[str] = "VQ codebook: nearest codeword, straight-through gradient"
     provides: ClassVar[str] = "codebook"
     # the output's gradient passes to the input unchanged and never reaches the codewords
