@@ -204,7 +204,8 @@ def explain(spec: Path, set_: SetOption = None) -> None:
 def train(
     spec: Path,
     data: Annotated[
-        str | None, typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, x.npy")
+        str | None,
+        typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, cifar10:DIR, celeba:DIR, x.npy"),
     ] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default: the spec's)")] = None,
     set_: SetOption = None,
@@ -311,7 +312,7 @@ def zoo(
         list[Path] | None, typer.Argument(help="Specs (default: every spec in specs/models)")
     ] = None,
     data: Annotated[
-        str, typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, x.npy")
+        str, typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, cifar10:DIR, celeba:DIR, x.npy")
     ] = "mnist5k",
     epochs: Annotated[int, typer.Option(min=1, help="Epochs for every spec")] = 5,
     set_: SetOption = None,

@@ -24,5 +24,11 @@ def load_data(source: str = "mnist5k", *, seed: int = 0) -> DataSplits:
     raw = read_source(source)
     x = check_array(raw.x, source=source)
     y = None if raw.y is None else check_labels(raw.y, n=len(x), source=source)
-    indices = split_indices(len(x), seed=seed, sizes=raw.sizes, official_test=raw.official_test)
+    indices = split_indices(
+        len(x),
+        seed=seed,
+        sizes=raw.sizes,
+        official_test=raw.official_test,
+        official_splits=raw.official_splits,
+    )
     return DataSplits(source, *(Split.take(x, y, index) for index in indices))

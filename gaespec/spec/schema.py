@@ -207,7 +207,8 @@ class TrainSpec(Strict):
     """The [train] table: what `gaespec train` does unless told otherwise on the command line.
 
     Attributes:
-        data: a built-in data source (mnist5k, sklearn_digits), mnist:DIR, or an .npy/.npz path.
+        data: a built-in data source (mnist5k, sklearn_digits), mnist:DIR, cifar10:DIR,
+            celeba:DIR, or an .npy/.npz path.
         select: the objective or term whose validation mean picks the best checkpoint (default:
             the first objective); name a term such as "recon" when a schedule changes the
             objective's scale from epoch to epoch.

@@ -55,9 +55,10 @@ def test_unknown_source_names_the_closest():
     with pytest.raises(DataError) as error:
         load_data("mnist5")
     assert str(error.value) == (
-        "unknown data source 'mnist5' (known: array, mnist, mnist5k, sklearn_digits); "
-        "closest valid choice: 'mnist5k', 'mnist'; fix: write one of array:PATH, "
-        "mnist:DIR[?download=1], mnist5k, sklearn_digits, PATH.npy, PATH.npz"
+        "unknown data source 'mnist5' (known: array, celeba, cifar10, mnist, mnist5k, "
+        "sklearn_digits); closest valid choice: 'mnist5k', 'mnist'; fix: write one of array:PATH, "
+        "celeba:DIR[?limit=N&attribute=NAME], cifar10:DIR[?download=1], mnist:DIR[?download=1], "
+        "mnist5k, sklearn_digits, PATH.npy, PATH.npz"
     )
 
 
@@ -97,14 +98,26 @@ def test_missing_array_file_names_the_path(tmp_path):
 
 
 @pytest.mark.parametrize("gz, layout", [(False, ""), (True, "MNIST/raw")])
-def test_mnist_dir_reads_idx_files_and_keeps_the_official_test_set(tmp_path, gz, layout):
+def test_mnist_dir_keeps_the_last_of_the_training_set_for_validation(tmp_path, gz, layout):
     write_mnist(tmp_path / layout if layout else tmp_path, gz=gz)
     data = load_data(f"mnist:{tmp_path}", seed=1)
     assert data.shape == (1, 28, 28)
+    # 12 training images: the last sixth (as 10,000 of 60,000) is the validation split
     assert [len(data.train), len(data.validation), len(data.test)] == [10, 2, 4]
-    assert sorted(index(data.train) + index(data.validation)) == list(range(12))
+    assert index(data.train) == list(range(10))
+    assert index(data.validation) == [10, 11]
     assert index(data.test) == [12, 13, 14, 15]
-    assert data.test.y.tolist() == [0, 1, 2, 3]
+    assert data.train.y.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert data.validation.y.tolist() == [0, 1] and data.test.y.tolist() == [0, 1, 2, 3]
+    other = load_data(f"mnist:{tmp_path}", seed=2)  # official splits: the seed plays no part
+    assert all(
+        index(a) == index(b)
+        for a, b in zip(
+            (data.train, data.validation, data.test),
+            (other.train, other.validation, other.test),
+            strict=True,
+        )
+    )
 
 
 def test_missing_mnist_file_says_how_to_download(tmp_path):

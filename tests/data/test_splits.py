@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gaespec.data import load_data
-from gaespec.data.splits import default_sizes, split_indices
+from gaespec.data.splits import default_sizes, split_indices, study_sizes
 from gaespec.errors import DataError
 
 WHY = "the decoder ends in a sigmoid, so reconstructions lie in [0, 1]"
@@ -47,6 +47,52 @@ def test_default_sizes_and_an_official_test_set():
     train, validation, test = split_indices(10, seed=0, sizes=(5, 2, 3), official_test=True)
     assert test.tolist() == [7, 8, 9]
     assert sorted(train.tolist() + validation.tolist()) == list(range(7))
+
+
+def test_seeded_splits_are_as_before_official_splits_existed():
+    # the values the code gave before official_splits: built-in data split as they always were
+    assert [a.tolist() for a in split_indices(20, seed=0)] == [
+        [4, 19, 6, 2, 13, 16, 3, 11, 10, 8, 0, 12, 7, 5],
+        [18, 17],
+        [14, 9, 1, 15],
+    ]
+    assert [
+        a.tolist() for a in split_indices(20, seed=0, sizes=(10, 4, 6), official_test=True)
+    ] == [
+        [3, 2, 0, 5, 4, 7, 13, 10, 11, 6],
+        [9, 12, 8, 1],
+        [14, 15, 16, 17, 18, 19],
+    ]
+    assert [a[:5].tolist() for a in split_indices(5000, seed=0)] == [
+        [2221, 1222, 227, 4662, 3029],
+        [4439, 4478, 1702, 827, 3598],
+        [1951, 19, 3126, 3912, 4279],
+    ]
+
+
+def test_official_splits_are_taken_in_order_whatever_the_seed():
+    for seed in (0, 1, 99):
+        train, validation, test = split_indices(
+            10, seed=seed, sizes=(5, 2, 3), official_splits=True
+        )
+        assert (train.tolist(), validation.tolist(), test.tolist()) == (
+            [0, 1, 2, 3, 4],
+            [5, 6],
+            [7, 8, 9],
+        )
+    with pytest.raises(DataError) as error:
+        split_indices(10, seed=0, official_splits=True)
+    assert str(error.value) == (
+        "a source of 10 samples says they are its official splits but gives no sizes; "
+        "fix: give Raw(..., sizes=(train, validation, test)) with official_splits=True"
+    )
+
+
+def test_study_sizes_keep_the_last_10k_of_the_training_set():
+    assert study_sizes(60_000, 10_000, official_train=60_000) == (50_000, 10_000, 10_000)  # MNIST
+    assert study_sizes(50_000, 10_000, official_train=50_000) == (40_000, 10_000, 10_000)  # CIFAR
+    assert study_sizes(12, 4, official_train=60_000) == (10, 2, 4)  # a small file: the same share
+    assert study_sizes(3, 1, official_train=60_000) == (2, 1, 1)  # at least one
 
 
 def test_impossible_sizes_are_refused():
