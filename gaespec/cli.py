@@ -274,16 +274,33 @@ def _run_data(model):
     return data
 
 
+SamplerOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option",
+        help="A sampler option KEY=VALUE, read as TOML, e.g. --option n_components=10 "
+        "(repeatable).",
+    ),
+]
+
+
 @app.command()
 @user_errors
 def sample(
     run: Path,
-    sampler: Annotated[str, typer.Option(help="prior or gmm (fitted on training codes)")] = "prior",
+    sampler: Annotated[
+        str,
+        typer.Option(
+            help="prior, gmm, maf, iaf, two_stage or vamp; fitted ones are saved in "
+            "RUN/samplers/ and reused"
+        ),
+    ] = "prior",
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="How many images")] = 64,
     out: Annotated[
         Path | None, typer.Option(help="PNG grid (default RUN/samples-SAMPLER.png)")
     ] = None,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="The seed of the draws")] = 0,
+    option: SamplerOption = None,
     trust_code: Annotated[
         bool, typer.Option(help="Allow a run's custom nets to be imported")
     ] = False,
@@ -293,12 +310,17 @@ def sample(
 
     from gaespec.images import save_grid
     from gaespec.runs import load_run
-    from gaespec.samplers import make_sampler
+    from gaespec.samplers import fitted_sampler, make_sampler, parse_options
 
     model = load_run(run, trust_code=trust_code)
-    x_train = None if sampler == "prior" else _run_data(model).train.x
-    chosen = make_sampler(sampler)
-    chosen.fit(model, x_train)
+    options = parse_options(option or [])
+    # bad names and options fail here, before any data loads
+    needs_codes = make_sampler(sampler, **options).uses_codes
+    x_train = _run_data(model).train.x if needs_codes else None
+    chosen = fitted_sampler(run, model, sampler, x_train, **options)
+    if chosen.saved_in is not None:
+        how = "reused" if chosen.reused else "fitted and saved"
+        typer.echo(f"sampler {how}: {chosen.saved_in}")
     images = chosen.sample(n, generator=torch.Generator().manual_seed(seed))
     out = out or Path(run) / f"samples-{sampler}.png"
     save_grid(images, out)
@@ -340,6 +362,97 @@ def zoo(
     typer.echo(text, nl=False)
 
 
+@app.command()
+@user_errors
+def bench(
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated specs (default: every built-in spec)")
+    ] = None,
+    data: Annotated[
+        str, typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, cifar10:DIR, celeba:DIR")
+    ] = "mnist5k",
+    nets: Annotated[
+        str, typer.Option(help="spec (each spec's own nets), convnet or resnet (Pythae's)")
+    ] = "spec",
+    latent_dims: Annotated[str, typer.Option(help="Comma-separated latent dimensions")] = "16",
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs of every run")] = 5,
+    grid: Annotated[
+        Path | None,
+        typer.Option(help="TOML grid of configurations (default specs/bench/grid.toml)"),
+    ] = None,
+    configs: Annotated[
+        str, typer.Option(help="all (the grid's product) or first (one configuration per model)")
+    ] = "all",
+    samplers: Annotated[
+        str, typer.Option(help="Comma-separated samplers of Table 3 (none: empty)")
+    ] = "prior,gmm",
+    fid_samples: Annotated[
+        int, typer.Option(min=2, help="Images per FID, KID and IS (Inception: ~3 images/s here)")
+    ] = 1000,
+    out: Annotated[Path, typer.Option(help="Folder of the runs and the tables")] = Path(
+        "runs/bench"
+    ),
+    set_: SetOption = None,
+    executor: Annotated[str, typer.Option(help="local (one run at a time) or ray")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="The Ray cluster's address (default: a local instance)")
+    ] = None,
+) -> None:
+    """Train and measure models as the Pythae study did (resuming what was interrupted), select
+    each model's configuration on validation, and write Tables 1–3 (Markdown and CSV), the
+    interpolation grids and the latent-dimension figure."""
+    import time
+
+    from gaespec.bench.bench import BenchSettings, write_outputs
+    from gaespec.bench.bench import bench as run_bench
+    from gaespec.bench.grid import load_grid
+    from gaespec.spec.load import builtin_specs, parse_overrides
+
+    def numbers(text: str, option: str) -> list[int]:
+        try:
+            values = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if not values or min(values) < 1:
+            raise GaespecError(
+                f"'{text}' is not a list of positive integers",
+                key=option,
+                fix=f"e.g. {option} 16,32",
+            )
+        return values
+
+    if configs not in ("all", "first"):
+        raise GaespecError(
+            f"--configs must be 'all' or 'first', not '{configs}'",
+            name=configs,
+            choices=["all", "first"],
+        )
+    chosen = load_grid(grid)
+    chosen = chosen.only_first() if configs == "first" else chosen
+    settings = BenchSettings(
+        models=[m for m in (models or ",".join(builtin_specs())).split(",") if m],
+        data=data,
+        latent_dims=numbers(latent_dims, "--latent-dims"),
+        epochs=epochs,
+        nets=nets,
+        samplers=[s for s in samplers.split(",") if s],
+        fid_samples=fid_samples,
+        out=out,
+        overrides=parse_overrides(set_ or []),
+    )
+    options = {"address": address} if executor == "ray" else {}
+    started = time.monotonic()
+    sections = run_bench(
+        settings, chosen, executor=executor, executor_options=options, log=_to_stderr
+    )
+    words = ["gaespec", "bench", *sys.argv[2:]] if sys.argv[1:2] == ["bench"] else ["gaespec bench"]
+    written = write_outputs(settings, sections, command=" ".join(words))
+    typer.echo(written["markdown"].read_text(encoding="utf-8"), nl=False)
+    for what, path in written.items():
+        typer.echo(f"{what}: {path}", err=True)
+    typer.echo(f"bench done in {(time.monotonic() - started) / 60:.1f} min", err=True)
+
+
 def _to_stderr(*parts) -> None:
     typer.echo(" ".join(map(str, parts)), err=True)
 
@@ -350,11 +463,28 @@ def eval_(
     run: Path,
     split: Annotated[str, typer.Option(help="test or validation")] = "test",
     which: Annotated[str, typer.Option(help="best (on validation) or last")] = "best",
+    fid: Annotated[
+        bool, typer.Option(help="FID of the reconstructions, beside the data's own FID floor")
+    ] = False,
+    generation: Annotated[
+        str | None,
+        typer.Option(help="Samplers whose images get FID, KID and IS, e.g. prior,gmm"),
+    ] = None,
+    fid_samples: Annotated[
+        int, typer.Option(min=2, help="Images per FID, KID and IS (Inception: ~3 images/s here)")
+    ] = 1000,
+    latent: Annotated[
+        bool, typer.Option(help="Classification (20 runs) and clustering (100 runs) accuracy")
+    ] = False,
+    interpolation: Annotated[
+        bool, typer.Option(help="Write RUN/interpolation.png: paths between test pairs")
+    ] = False,
     trust_code: Annotated[
         bool, typer.Option(help="Allow a run's custom nets to be imported")
     ] = False,
 ) -> None:
-    """Evaluate a run: reconstruction MSE per pixel (posterior mean) and every loss term."""
+    """Evaluate a run: reconstruction MSE per pixel (posterior mean) and every loss term; FID,
+    KID, IS, classification, clustering and interpolations when asked."""
     import torch
 
     from gaespec.atomic import atomic_write_text
@@ -390,10 +520,55 @@ def eval_(
             for name, value in (*out.terms.items(), *out.losses.items()):
                 sums[name] = sums.get(name, 0.0) + value.item() * len(batch)
     result["terms"] = {name: total / len(x) for name, total in sums.items()}
-    atomic_write_text(Path(run) / f"eval-{split}-{which}.json", json.dumps(result, indent=2))
     typer.echo(f"{split} MSE per pixel ({which} weights, {len(x)} images): {result['mse']:.5f}")
     for name, value in result["terms"].items():
         typer.echo(f"  {name:<16} {value:.4f}")
+    result.update(
+        _further_measurements(
+            run, model, data, split, fid, generation, fid_samples, latent, interpolation
+        )
+    )
+    atomic_write_text(Path(run) / f"eval-{split}-{which}.json", json.dumps(result, indent=2))
+
+
+def _further_measurements(run, model, data, split, fid, generation, n, latent, interpolation):
+    """What `eval` measures beyond the MSE when asked, printed as it comes; for the report."""
+    from gaespec import evaluation
+    from gaespec.metrics import FidelityResult
+
+    result: dict = {}
+
+    def show(metric: dict) -> None:
+        typer.echo(str(FidelityResult(**metric)))
+
+    if fid:
+        typer.echo(f"Inception features of up to {n} images (cached for the data's own images):")
+        result["reconstruction_fid"] = evaluation.reconstruction_fid(model, data, split, n)
+        result["fid_floor"] = evaluation.fid_floor(data, split, n)
+        typer.echo("reconstructions: " + str(FidelityResult(**result["reconstruction_fid"])))
+        typer.echo("floor (training vs " + split + " images): ", nl=False)
+        show(result["fid_floor"])
+    for sampler in [s for s in (generation or "").split(",") if s]:
+        got = evaluation.sampler_fidelity(run, model, data, sampler, split, n)
+        result.setdefault("generation", {})[sampler] = got
+        for metric in got.values():
+            typer.echo(f"{sampler}: ", nl=False)
+            show(metric)
+    if latent:
+        result.update(evaluation.latent_accuracies(model, data, split))
+        for task in ("classification", "clustering"):
+            got = result[task]
+            typer.echo(
+                f"{task} accuracy {got['mean']:.4f} ± {got['std']:.4f} "
+                f"({got['runs']} runs, {got['images']} {split} images)"
+            )
+    if interpolation:
+        from gaespec.metrics import save_interpolations
+
+        path = save_interpolations(model, getattr(data, split).x, Path(run) / "interpolation.png")
+        result["interpolation"] = str(path)
+        typer.echo(f"interpolations: {path}")
+    return result
 
 
 def main() -> None:

@@ -98,5 +98,13 @@ class SamplerError(GaespecError):
     """A sampler that cannot be made, fitted or drawn from (unknown name, too few codes)."""
 
 
+class MetricError(GaespecError):
+    """A metric that cannot be computed: no Inception network, too few images, a bad file."""
+
+
+class BenchError(GaespecError):
+    """A benchmark that cannot be planned or run (a bad grid file, an unknown model or task)."""
+
+
 class CodegenError(GaespecError):
     """A spec the code generator cannot write as source, or a generated file out of date."""

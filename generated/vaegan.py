@@ -136,8 +136,8 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyR
 
 
 class ConvDiscriminator(nn.Module):
-    """Conv(4×4, stride 2, padding 1) + activation per width, then Linear(→1) and a sigmoid:
-    x (n c h w) → (D(x) (n), the output of layer `feature_layer`)."""
+    """Conv(4×4, stride 2, padding 1) [+ BatchNorm] + activation per width, then Linear(→1) and
+    a sigmoid: x (n c h w) → (D(x) (n), the output of layer `feature_layer`)."""
 
     def __init__(
         self,
@@ -145,12 +145,16 @@ class ConvDiscriminator(nn.Module):
         channels: tuple[int, ...],
         activations: tuple[str, ...],
         feature_layer: int,
+        batch_norm: bool = False,
     ):
         super().__init__()
         c, h, w = input_shape
         layers: list[nn.Module] = []
         for width, activation in zip(channels, activations, strict=True):
-            layers.append(nn.Sequential(nn.Conv2d(c, width, 4, 2, 1), ACTIVATIONS[activation]()))
+            norm = [nn.BatchNorm2d(width)] if batch_norm else []
+            layers.append(
+                nn.Sequential(nn.Conv2d(c, width, 4, 2, 1), *norm, ACTIVATIONS[activation]())
+            )
             c, h, w = width, (h + 2 - 4) // 2 + 1, (w + 2 - 4) // 2 + 1
         self.convolutions = nn.ModuleList(layers)
         self.linear = nn.Linear(c * h * w, 1)
@@ -271,6 +275,7 @@ class Vaegan(nn.Module):
             channels=discriminator_channels,
             activations=("relu", "tanh", "relu", "relu"),
             feature_layer=discriminator_feature_layer,
+            batch_norm=False,
         )
         self.decoder = MNISTConvDecoder(latent_dim=latent_dim, output_shape=INPUT_SHAPE)
         self.recon = ReconstructionTerm(likelihood="gaussian", scale=recon_scale)

@@ -273,16 +273,14 @@ class VQVAE(nn.Module):
         latent_dim: int = 16,  # latent.dim
         samples: int = 1,  # latent.samples
         beta: float = 0.25,  # params.beta
-        vq_weight: float = 64.0,  # params.vq_weight
         codebook_num_embeddings: int = 512,  # modules.codebook.num_embeddings
-        codebook_groups: int = 1,  # modules.codebook.groups
-        codebook_restart_after: int = 0,  # modules.codebook.restart_after
+        codebook_groups: int = 8,  # modules.codebook.groups
+        codebook_restart_after: int = 20,  # modules.codebook.restart_after
         recon_scale: float = 1.0,  # terms.recon.scale
     ) -> None:
         super().__init__()
         self.samples = samples
         self.beta = beta
-        self.vq_weight = vq_weight
         self.encoder = MNISTConvEncoder(input_shape=INPUT_SHAPE)
         self.posterior = DeterministicPosterior(
             features=self.encoder.features, latent_dim=latent_dim
@@ -350,5 +348,5 @@ class VQVAE(nn.Module):
             "commitment": commitment,
             "perplexity": perplexity,
         }
-        losses = {"loss": recon + self.vq_weight * (codebook_loss + self.beta * commitment)}
+        losses = {"loss": recon + codebook_loss + self.beta * commitment}
         return Output(terms, losses)

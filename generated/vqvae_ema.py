@@ -301,8 +301,8 @@ class VQVAEEma(nn.Module):
         samples: int = 1,  # latent.samples
         beta: float = 0.25,  # params.beta
         codebook_num_embeddings: int = 256,  # modules.codebook.num_embeddings
-        codebook_groups: int = 1,  # modules.codebook.groups
-        codebook_restart_after: int = 0,  # modules.codebook.restart_after
+        codebook_groups: int = 8,  # modules.codebook.groups
+        codebook_restart_after: int = 20,  # modules.codebook.restart_after
         codebook_decay: float = 0.99,  # modules.codebook.decay
         codebook_epsilon: float = 1e-05,  # modules.codebook.epsilon
         recon_scale: float = 1.0,  # terms.recon.scale

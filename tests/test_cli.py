@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 from PIL import Image
-from tiny import TINY
+from tiny import FITTING, TINY
 from typer.testing import CliRunner
 
 import gaespec
@@ -121,9 +121,10 @@ def _terms_without_draws(name, model, x, x_hat):
         mean, log_var = posterior.mean, posterior.log_var
         kl = 0.5 * (mean**2 + log_var.exp() - 1 - log_var).sum(dim=1)
         return {"kl": kl.mean()}
-    codewords = model.state_dict()["codebook.embeddings.weight"]
-    nearest = codewords[torch.cdist(posterior.mean, codewords).argmin(dim=1)]
-    distance = ((posterior.mean - nearest) ** 2).sum(dim=1).mean()
+    codewords = model.state_dict()["codebook.embeddings.weight"]  # (K, d / groups)
+    parts = posterior.mean.reshape(-1, codewords.shape[1])  # each code cut into its groups
+    nearest = codewords[torch.cdist(parts, codewords).argmin(dim=1)]
+    distance = ((parts - nearest) ** 2).sum(dim=1).sum() / len(x)
     return {
         "recon": ((x_hat - x) ** 2).sum(dim=(1, 2, 3)).mean(),
         "codebook_loss": distance,
@@ -134,7 +135,7 @@ def _terms_without_draws(name, model, x, x_hat):
 # each spec's objective, from the report's own terms
 LOSSES = {
     "vae": lambda t: t["recon"] + t["kl"],
-    "vqvae": lambda t: t["recon"] + 64.0 * (t["codebook_loss"] + 0.25 * t["commitment"]),
+    "vqvae": lambda t: t["recon"] + t["codebook_loss"] + 0.25 * t["commitment"],
 }
 
 
@@ -176,7 +177,7 @@ def _check_eval_report(name, out, report, output, digits):
 
 @pytest.mark.parametrize("name", ["vae", "vqvae"])
 def test_train_sample_eval(tmp_path, name, digits):
-    sets = [a for s in TINY for a in ("--set", s)]
+    sets = [a for s in (*TINY, *FITTING.get(name, ())) for a in ("--set", s)]
     out = tmp_path / name
     result = run(
         "train",

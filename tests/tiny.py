@@ -27,6 +27,8 @@ TINY = (
 
 # what some specs need beside TINY to fit 1×8×8 digits and stay fast
 FITTING = {
+    "vqvae": ("modules.codebook.groups=2",),  # 8 parts of the 16-d code: 2 of the 4-d one
+    "vqvae_ema": ("modules.codebook.groups=2",),
     "factor_vae": ("modules.critic.hidden=[64, 64]",),  # the paper's 5 × 1000 is slow here
     "vaegan": (
         "modules.discriminator.channels=[16, 16, 16]",

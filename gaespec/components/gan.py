@@ -20,13 +20,14 @@ def _discriminator_arguments(decl, wiring) -> dict:
         "channels": tuple(decl.channels),
         "activations": tuple(decl.activations),
         "feature_layer": decl.feature_layer,
+        "batch_norm": decl.batch_norm,
     }
 
 
 @implements("module", "conv_discriminator", _discriminator_arguments)
 class ConvDiscriminator(nn.Module):
-    """Conv(4×4, stride 2, padding 1) + activation per width, then Linear(→1) and a sigmoid:
-    x (n c h w) → (D(x) (n), the output of layer `feature_layer`)."""
+    """Conv(4×4, stride 2, padding 1) [+ BatchNorm] + activation per width, then Linear(→1) and
+    a sigmoid: x (n c h w) → (D(x) (n), the output of layer `feature_layer`)."""
 
     def __init__(
         self,
@@ -34,12 +35,16 @@ class ConvDiscriminator(nn.Module):
         channels: tuple[int, ...],
         activations: tuple[str, ...],
         feature_layer: int,
+        batch_norm: bool = False,
     ):
         super().__init__()
         c, h, w = input_shape
         layers: list[nn.Module] = []
         for width, activation in zip(channels, activations, strict=True):
-            layers.append(nn.Sequential(nn.Conv2d(c, width, 4, 2, 1), ACTIVATIONS[activation]()))
+            norm = [nn.BatchNorm2d(width)] if batch_norm else []
+            layers.append(
+                nn.Sequential(nn.Conv2d(c, width, 4, 2, 1), *norm, ACTIVATIONS[activation]())
+            )
             c, h, w = width, (h + 2 - 4) // 2 + 1, (w + 2 - 4) // 2 + 1
         self.convolutions = nn.ModuleList(layers)
         self.linear = nn.Linear(c * h * w, 1)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gaespec.errors import SpecError
+from gaespec.nets import pythae_tables as _pythae_tables  # noqa: F401  (convnet, resnet)
 from gaespec.nets import shapes as _shapes  # noqa: F401  (registers the built-in archs)
 from gaespec.nets.custom import import_object
 from gaespec.nets.registry import (

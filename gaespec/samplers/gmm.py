@@ -1,15 +1,18 @@
 """The GMM sampler: a full-covariance Gaussian mixture fitted ex post on the training codes.
 
 As in Ghosh et al. 2020, "From Variational to Deterministic Autoencoders" (arXiv:1903.12436), and
-the Pythae study (Chadebec et al. 2022, arXiv:2206.08309): 10 components unless told.
+the Pythae study (Chadebec et al. 2022, arXiv:2206.08309): 10 components unless told, and EM for
+at most 2,000 iterations as Pythae's sampler (scikit-learn's default stops at 100).
 """
 
 from __future__ import annotations
 
 import torch
 from einops import einsum
+from torch import nn
 
 from gaespec.errors import SamplerError
+from gaespec.samplers import options
 from gaespec.samplers.base import Sampler
 from gaespec.samplers.registry import sampler
 
@@ -21,16 +24,14 @@ class GMMSampler(Sampler):
     Attributes:
         n_components: the number of mixture components (10 in the papers).
         seed: the random_state of the mixture's fit (k-means initialisation).
+        embedding: fit on posterior means ("mean", the default) or samples ("sample").
         weights, means, covariances: the fitted mixture, float64 on the CPU: (k), (k d), (k d d).
     """
 
-    def __init__(self, n_components: int = 10, seed: int = 0):
-        if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
-            raise SamplerError(
-                f"the gmm sampler's n_components must be a positive integer, got {n_components!r}"
-            )
-        self.n_components = n_components
-        self.seed = seed
+    def __init__(self, n_components: int = 10, seed: int = 0, embedding: str = "mean"):
+        self.n_components = options.positive_int("gmm", "n_components", n_components)
+        self.seed = options.seed("gmm", seed)
+        self.embedding = options.embedding("gmm", embedding)
 
     def fit_codes(self, codes: torch.Tensor) -> None:
         from sklearn.mixture import GaussianMixture
@@ -46,11 +47,31 @@ class GMMSampler(Sampler):
                 "the gmm sampler cannot fit non-finite training codes (NaN or inf)",
                 fix="check the model's encoder on this data",
             )
-        mixture = GaussianMixture(n_components=k, covariance_type="full", random_state=self.seed)
+        mixture = GaussianMixture(
+            n_components=k, covariance_type="full", max_iter=2000, random_state=self.seed
+        )
         mixture.fit(codes.detach().to("cpu", torch.float64).numpy())
-        self.weights = torch.from_numpy(mixture.weights_)
-        self.means = torch.from_numpy(mixture.means_)
-        self.covariances = torch.from_numpy(mixture.covariances_)
+        self.report = {
+            "converged": bool(mixture.converged_),
+            "iterations": int(mixture.n_iter_),
+            "lower_bound": float(mixture.lower_bound_),
+            "codes": n,
+        }
+        self.load_state(
+            {
+                "weights": torch.from_numpy(mixture.weights_),
+                "means": torch.from_numpy(mixture.means_),
+                "covariances": torch.from_numpy(mixture.covariances_),
+            },
+            self.model,
+        )
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"weights": self.weights, "means": self.means, "covariances": self.covariances}
+
+    def load_state(self, state: dict[str, torch.Tensor], model: nn.Module) -> None:
+        self.weights, self.means = state["weights"], state["means"]
+        self.covariances = state["covariances"]
         self._scales = torch.linalg.cholesky(self.covariances)  # (k d d), Σ = L Lᵀ
 
     def codes(self, n: int, generator: torch.Generator | None) -> torch.Tensor:

@@ -7,7 +7,7 @@ import inspect
 import torch
 
 from gaespec.inference import placement
-from gaespec.samplers.base import Sampler
+from gaespec.samplers.base import Sampler, private_rng
 from gaespec.samplers.registry import sampler
 
 
@@ -32,7 +32,5 @@ class PriorSampler(Sampler):
             # a prior that takes no generator draws from the global RNG: seed a private copy of it
             # from the generator, so the same generator gives the same codes and no one else's
             # random stream moves
-            devices = [device] if device.type == "cuda" else []
-            with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(_seed_from(generator))
+            with private_rng(_seed_from(generator), device):
                 return prior.sample(n, device=device, dtype=dtype)

@@ -24,4 +24,26 @@ def sampler(name: str) -> Callable[[type[Sampler]], type[Sampler]]:
 
 def load_builtin() -> None:
     """Import every built-in sampler module, which registers them."""
-    from gaespec.samplers import gmm, prior  # noqa: F401
+    from gaespec.samplers import gmm, iaf, maf, prior, two_stage, vamp  # noqa: F401
+
+
+def known_samplers() -> list[str]:
+    """Every registered sampler's name, sorted."""
+    load_builtin()
+    return list(SAMPLERS)
+
+
+def make_sampler(name: str, **options) -> Sampler:
+    """A new, unfitted sampler `name` with its options (e.g. n_components=10, seed=0 for gmm)."""
+    load_builtin()
+    cls = SAMPLERS.get(name)
+    accepted = cls.option_names()
+    for option in options:
+        if option not in accepted:
+            raise SamplerError(
+                f"the {name} sampler has no option '{option}' "
+                f"(options: {', '.join(accepted) or 'none'})",
+                name=option,
+                choices=accepted,
+            )
+    return cls(**options)

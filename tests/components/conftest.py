@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tiny import FITTING
 
 import gaespec
 
@@ -23,10 +24,12 @@ TINY = [
 
 @pytest.fixture
 def tiny_model():
-    """A factory: specs/models/<name>.toml with small MLP nets, 1×6×6 inputs and a 4-d latent."""
+    """A factory: specs/models/<name>.toml with small MLP nets, 1×6×6 inputs and a 4-d latent
+    (and what tiny.FITTING says the spec needs to fit them)."""
 
     def make(name: str, *overrides: str):
-        spec = gaespec.load_spec(SPECS / f"{name}.toml", overrides=[*TINY, *overrides])
+        overrides = [*TINY, *FITTING.get(name, ()), *overrides]
+        spec = gaespec.load_spec(SPECS / f"{name}.toml", overrides=overrides)
         return gaespec.build(spec)
 
     return make

@@ -154,7 +154,8 @@ def test_commitment_moves_only_the_encoder_output():
 
 def test_vqvae_model_routes_the_quantised_code_to_the_decoder(tiny_model):
     torch.manual_seed(0)
-    model = tiny_model("vqvae")
+    # one codeword per code, and no restarts: the codewords after the pass are those it chose from
+    model = tiny_model("vqvae", "modules.codebook.groups=1", "modules.codebook.restart_after=0")
     out = model(torch.rand(4, 1, 6, 6))
     t = out.tensors
     torch.testing.assert_close(t["z_q"], t["codebook.codes"], rtol=1e-6, atol=1e-6)
@@ -304,7 +305,12 @@ def test_vqvae_ema_trains_no_codebook_parameters(tiny_model):
     assert model.graph.objectives[0].params == ("encoder", "posterior", "decoder")
     assert "codebook" not in model.parameter_groups() and not list(model.codebook.parameters())
     state = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("codebook.")}
-    assert sorted(state) == ["codebook.cluster_size", "codebook.cluster_sum", "codebook.embeddings"]
+    assert sorted(state) == [
+        "codebook.cluster_size",
+        "codebook.cluster_sum",
+        "codebook.embeddings",
+        "codebook.idle",
+    ]
     out = model(torch.rand(4, 1, 6, 6))
     # a training-mode forward moved the codewords, by buffers alone
     assert not torch.equal(model.codebook.embeddings, state["codebook.embeddings"])

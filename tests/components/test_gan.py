@@ -3,6 +3,8 @@ three objectives' wiring."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 import torch
 
@@ -104,3 +106,55 @@ def test_the_three_objectives_read_what_the_paper_says(tiny_model):
         ("decoder",),
         ("discriminator",),
     ]
+
+
+# Pythae's discriminators (reference §6): MNIST and CIFAR-10 without batch norm, CelebA with it
+PYTHAE = {"channels": (128, 256, 512, 1024), "activations": ("relu", "tanh", "relu", "relu")}
+
+
+@pytest.mark.parametrize(
+    ("shape", "batch_norm", "side", "total"),
+    [
+        # Σ Conv(4×4) weights and biases, BatchNorm's scale and shift, Linear(1024·side², 1)
+        ((1, 28, 28), False, 1, 2_176 + 524_544 + 2_097_664 + 8_389_632 + 1_025),
+        ((3, 32, 32), False, 2, 6_272 + 524_544 + 2_097_664 + 8_389_632 + 4_097),
+        ((3, 64, 64), True, 4, 6_272 + 524_544 + 2_097_664 + 8_389_632 + 3_840 + 16_385),
+    ],
+    ids=["mnist", "cifar", "celeba"],
+)
+def test_pythaes_three_discriminators_layer_by_layer(shape, batch_norm, side, total):
+    widths = [shape[0], 128, 256, 512, 1024]
+    by_hand = sum(a * b * 16 + b + (2 * b if batch_norm else 0) for a, b in pairwise(widths)) + (
+        1024 * side * side + 1
+    )
+    assert by_hand == total
+    d = ConvDiscriminator(shape, **PYTHAE, feature_layer=3, batch_norm=batch_norm)
+    assert sum(p.numel() for p in d.parameters()) == total
+    norm = ["BatchNorm2d"] if batch_norm else []
+    assert [[type(m).__name__ for m in block] for block in d.convolutions] == [
+        ["Conv2d", *norm, activation] for activation in ("ReLU", "Tanh", "ReLU", "ReLU")
+    ]
+    torch.manual_seed(0)
+    x = torch.rand(2, *shape)
+    judged, features = d(x)
+    third = {1: 3, 2: 4, 4: 8}[side]  # 28 → 14 → 7 → 3; 32 → … → 4; 64 → … → 8
+    assert judged.shape == (2,) and features.shape == (2, 512, third, third)
+    assert ((judged > 0) & (judged < 1)).all()
+
+
+def test_a_vaegan_spec_on_celeba_takes_the_batch_normed_discriminator():
+    spec = gaespec.load_spec(
+        "vaegan",
+        [
+            "input.shape=[3, 64, 64]",
+            "encoder.arch=resnet",
+            "decoder.arch=resnet",
+            "modules.discriminator.batch_norm=true",
+        ],
+    )
+    torch.manual_seed(0)
+    model = gaespec.build(spec)
+    assert type(model.discriminator.convolutions[0][1]).__name__ == "BatchNorm2d"
+    out = model(torch.rand(2, 3, 64, 64))
+    assert out.tensors["d_x.features"].shape == (2, 512, 8, 8)
+    assert all(torch.isfinite(loss) for loss in out.losses.values())

@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 
 
 def test_builtin_archs_are_registered():
-    assert nets.arch_names() == ["mlp", "mnist_convnet"]
+    assert nets.arch_names() == ["convnet", "mlp", "mnist_convnet", "resnet"]
 
 
 def test_mnist_convnet_shape_rules():
@@ -65,8 +65,8 @@ def test_unknown_arch_lists_known_names_closest_first():
     with pytest.raises(SpecError) as err:
         nets.get_arch("mnist_conv")
     assert str(err.value) == (
-        "unknown architecture 'mnist_conv' (known: mlp, mnist_convnet); closest valid choice: "
-        "'mnist_convnet'; fix: name a known architecture or give an import path "
+        "unknown architecture 'mnist_conv' (known: convnet, mlp, mnist_convnet, resnet); closest "
+        "valid choice: 'mnist_convnet'; fix: name a known architecture or give an import path "
         "'package.module:Class'"
     )
 
@@ -110,7 +110,8 @@ def test_make_refuses_what_the_rules_refuse():
         "fix: use arch 'mlp' or a decoder made for this shape"
     )
     with pytest.raises(
-        SpecError, match=r"^unknown architecture 'mpl' \(known: mlp, mnist_convnet\)"
+        SpecError,
+        match=r"^unknown architecture 'mpl' \(known: convnet, mlp, mnist_convnet, resnet\)",
     ):
         nets.make_encoder("mpl", (3,), {})
 

@@ -15,11 +15,13 @@ class ConvDiscriminator(Declaration):
     """An image discriminator D(x) ∈ (0, 1): 4×4 convolutions of stride 2, then Linear(→1) and a
     sigmoid; a call writes D(x) and, as `<call>.features`, the output of layer `feature_layer`.
 
-    Pythae's MNIST discriminator: channels 128, 256, 512, 1024 with ReLU, tanh, ReLU, ReLU.
+    Pythae's MNIST and CIFAR-10 discriminators: channels 128, 256, 512, 1024 with ReLU, tanh,
+    ReLU, ReLU (the defaults); its CelebA one adds batch normalisation (`batch_norm = true`).
 
     Attributes:
         channels: the output channels of each convolution.
         activations: one per convolution: "relu", "tanh" or "leaky_relu" (slope 0.2).
+        batch_norm: BatchNorm2d between each convolution and its activation.
         feature_layer: the layer (1-based; the last is the linear one) whose output the calls
             also write, for a reconstruction measured in the discriminator's features.
     """
@@ -33,6 +35,7 @@ class ConvDiscriminator(Declaration):
         "relu",
     )
     feature_layer: int = Field(3, gt=0)
+    batch_norm: bool = False
     summary: ClassVar[str] = "image discriminator D(x): stride-2 convolutions, inner features"
     provides: ClassVar[str] = "critic"
 

@@ -288,11 +288,10 @@ class StackedVq(nn.Module):
         latent_dim: int = 4,  # latent.dim
         samples: int = 1,  # latent.samples
         beta: float = 0.25,  # params.beta
-        vq_weight: float = 64.0,  # params.vq_weight
         encoder_hidden: tuple[int, ...] = (32,),  # encoder.hidden
         codebook_num_embeddings: int = 8,  # modules.codebook.num_embeddings
-        codebook_groups: int = 1,  # modules.codebook.groups
-        codebook_restart_after: int = 0,  # modules.codebook.restart_after
+        codebook_groups: int = 2,  # modules.codebook.groups
+        codebook_restart_after: int = 20,  # modules.codebook.restart_after
         first_num_embeddings: int = 16,  # modules.first.num_embeddings
         first_groups: int = 1,  # modules.first.groups
         first_restart_after: int = 0,  # modules.first.restart_after
@@ -302,7 +301,6 @@ class StackedVq(nn.Module):
         super().__init__()
         self.samples = samples
         self.beta = beta
-        self.vq_weight = vq_weight
         self.encoder = MLPEncoder(input_shape=INPUT_SHAPE, hidden=encoder_hidden)
         self.posterior = DeterministicPosterior(
             features=self.encoder.features, latent_dim=latent_dim
@@ -388,8 +386,6 @@ class StackedVq(nn.Module):
             "commitment_a": commitment_a,
         }
         losses = {
-            "loss": recon
-            + self.vq_weight
-            * (codebook_loss + codebook_a + self.beta * (commitment + commitment_a))
+            "loss": recon + codebook_loss + codebook_a + self.beta * (commitment + commitment_a)
         }
         return Output(terms, losses)
