@@ -387,7 +387,10 @@ def bench(
         str, typer.Option(help="Comma-separated samplers of Table 3 (none: empty)")
     ] = "prior,gmm",
     fid_samples: Annotated[
-        int, typer.Option(min=2, help="Images per FID, KID and IS (Inception: ~3 images/s here)")
+        int,
+        typer.Option(
+            min=0, help="Images per FID, KID and IS (Inception: ~3 images/s here; 0: none)"
+        ),
     ] = 1000,
     out: Annotated[Path, typer.Option(help="Folder of the runs and the tables")] = Path(
         "runs/bench"

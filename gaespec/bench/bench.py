@@ -59,6 +59,7 @@ def _measure(folder: Path, name: str, compute: Callable[[], Any]) -> Any:
     if name not in measured:
         measured[name] = compute()
         atomic_write_text(folder / MEASURED, json.dumps(measured, indent=2, sort_keys=True))
+        measured = _read(folder)  # as a later bench will read it
     return measured[name]
 
 
@@ -67,6 +68,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     in and out, so any executor can run it anywhere the run folder is reachable."""
     from gaespec import evaluation
     from gaespec import runs as layout
+    from gaespec.data import load_data
     from gaespec.metrics import reconstruction_mse
     from gaespec.runs import load_run
     from gaespec.spec.load import load_spec
@@ -74,18 +76,30 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
     folder = Path(job["folder"])
     spec = load_spec(job["model"], job["overrides"])
-    done = (folder / layout.LAST).exists()
-    run = train(
-        spec,
-        data=job["data"],
-        epochs=job["epochs"],
-        out=folder,
-        resume=done,
-        progress=False,
-        log=lambda *_: None,
-    )
-    seconds = [record["seconds"] for record in run.metrics]
-    model, data = load_run(folder), run.data
+    started = (folder / layout.LAST).exists()
+    records = layout.read_metrics(folder / layout.METRICS) if started else []
+    if len(records) > job["epochs"]:
+        raise BenchError(
+            f"the run in '{folder}' has trained {len(records)} epochs, more than the "
+            f"{job['epochs']} this bench asks for",
+            key="--epochs",
+            fix=f"ask for --epochs {len(records)}, or give the bench another --out",
+        )
+    if len(records) == job["epochs"]:  # finished: nothing to train, nothing to rewrite
+        data = load_data(job["data"], seed=spec.train.seed)
+    else:  # a new run, or one to resume
+        run = train(
+            spec,
+            data=job["data"],
+            epochs=job["epochs"],
+            out=folder,
+            resume=started,
+            progress=False,
+            log=lambda *_: None,
+        )
+        records, data = run.metrics, run.data
+    seconds = [record["seconds"] for record in records[: job["epochs"]]]
+    model = load_run(folder)
     n, split = job["fid_samples"], job["split"]
     measures: dict[str, Callable[[], Any]] = {
         "mse": lambda: reconstruction_mse(model, getattr(data, split).x),
@@ -143,7 +157,7 @@ def _job(run: BenchRun, settings: BenchSettings, split: str, measure: list[str])
         "split": split,
         "samplers": settings.samplers,
         "fid_samples": settings.fid_samples,
-        "measure": measure,
+        "measure": [m for m in measure if settings.fid_samples or m != "reconstruction_fid"],
         "interpolation": str(
             settings.out / "interpolations" / f"{run.model}-d{run.latent_dim}.png"
         ),
@@ -174,6 +188,18 @@ def bench(
     {"table1": runs, "table2": runs, "table3": [(sampler, run)]}) with the FID floor."""
     from gaespec.bench.executors import execute
 
+    if settings.fid_samples == 1:
+        raise BenchError(
+            "a Fréchet distance needs at least 2 images per side, got --fid-samples 1",
+            key="--fid-samples",
+            fix="give 0 (no Inception metrics) or at least 2 (1000 as the study)",
+        )
+    if settings.samplers and not settings.fid_samples:
+        raise BenchError(
+            "Table 3's samplers are measured by FID, and --fid-samples is 0",
+            key="--samplers",
+            fix="give --fid-samples N (N ≥ 2), or --samplers '' for no Table 3",
+        )
     for model in settings.models:
         check_against_spec(grid, model)
     runs = plan(
@@ -301,10 +327,8 @@ def write_outputs(settings: BenchSettings, sections: dict, *, command: str) -> d
     from gaespec.bench import figure, tables
     from gaespec.data import load_data
 
-    fid_note = None
-    if settings.samplers or any(
-        run["test"].get("reconstruction_fid") for t in sections.values() for run in t["table1"]
-    ):
+    fid_note = "No Inception metrics (--fid-samples 0)."
+    if settings.fid_samples:
         data = load_data(settings.data)
         floor = evaluation.fid_floor(data, "test", settings.fid_samples, progress=False)
         fid_note = (

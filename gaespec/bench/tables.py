@@ -156,7 +156,7 @@ def csv_text(sections: Mapping[int, Mapping[str, Any]]) -> str:
             for metric in ("classification", "clustering"):
                 rows.append(_csv_row(2, dim, run, None, metric, run["test"].get(metric)))
         for sampler, run in tables["table3"]:
-            for metric, got in run["test"]["samplers"][sampler].items():
+            for metric, got in sorted(run["test"]["samplers"][sampler].items()):
                 rows.append(_csv_row(3, dim, run, sampler, metric, got))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, CSV_FIELDS, lineterminator="\n")
