@@ -362,3 +362,68 @@ def test_check_reports_unreadable_files_without_a_traceback(tmp_path):
     assert lines[0].startswith(f"stale: {tmp_path / 'vae.py'} cannot be read (IsADirectoryError")
     assert lines[1].startswith(f"stale: {tmp_path / 'ae.py'} cannot be read (UnicodeDecodeError")
     assert "Traceback" not in result.output
+
+
+def test_eval_measures_the_codes_and_draws_interpolations_and_samplers_are_reused(tmp_path, digits):
+    sets = [a for s in TINY for a in ("--set", s)]
+    out = tmp_path / "vae"
+    trained = run(
+        "train", "vae", "--data", "sklearn_digits", "--epochs", 1, *sets, "--out", out, "--quiet"
+    )
+    assert trained.exit_code == 0, trained.output
+    result = run("eval", out, "--latent", "--interpolation")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "eval-test-best.json").read_text())
+    for task, runs in (("classification", 20), ("clustering", 100)):
+        got = report[task]
+        assert (got["runs"], got["images"]) == (runs, 359)
+        torch.testing.assert_close(
+            (got["mean"], got["std"]),
+            (
+                float(torch.tensor(got["accuracies"]).double().mean()),
+                float(torch.tensor(got["accuracies"]).double().std(unbiased=False)),
+            ),
+            rtol=1e-6,  # the accuracies are float32 counts / n
+            atol=1e-9,
+        )
+        assert (
+            f"{task} accuracy {got['mean']:.4f} ± {got['std']:.4f} ({runs} runs, 359 test images)"
+            in result.output
+        )
+    assert report["interpolation"] == str(out / "interpolation.png")
+    assert Image.open(out / "interpolation.png").size == (12 * 8 + 13 * 2, 8 * 8 + 9 * 2)
+
+    first = run(
+        "sample",
+        out,
+        "--sampler",
+        "maf",
+        "--option",
+        "epochs=2",
+        "--option",
+        "hidden=[8]",
+        "-n",
+        4,
+        "--out",
+        tmp_path / "a.png",
+    )
+    again = run(
+        "sample",
+        out,
+        "--sampler",
+        "maf",
+        "--option",
+        "epochs=2",
+        "--option",
+        "hidden=[8]",
+        "-n",
+        4,
+        "--out",
+        tmp_path / "b.png",
+    )
+    assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
+    assert first.output.startswith("sampler fitted and saved: ")
+    assert again.output.startswith("sampler reused: ")
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    saved = [p for p in (out / "samplers").rglob("*") if p.is_file()]
+    assert sorted(p.suffix for p in saved) == [".json", ".safetensors"]
