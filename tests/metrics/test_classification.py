@@ -3,13 +3,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from einops import rearrange
+from latent_codes import blobs, message, random_codes, splits
 from sklearn.linear_model import LogisticRegression
 from tiny import StubModel
 from torch import nn
 
-from gaespec.data.splits import DataSplits, Split
-from gaespec.errors import DataError, GaespecError
+from gaespec.errors import DataError
 from gaespec.metrics.classification import (
     AccuracyRuns,
     classification_accuracy,
@@ -17,20 +16,6 @@ from gaespec.metrics.classification import (
     run_seeds,
     whitening,
 )
-
-
-def blobs(per_class: int, classes: int, dim: int, spread: float, seed: int):
-    """Codes (classes·per_class, dim) around the centres 10·e_k, with their labels k."""
-    g = torch.Generator().manual_seed(seed)
-    centres = 10 * torch.eye(classes, dim)
-    z = centres[:, None] + spread * torch.randn(classes, per_class, dim, generator=g)
-    y = torch.arange(classes).repeat_interleave(per_class)
-    return rearrange(z, "k n d -> (k n) d"), y
-
-
-def random_codes(n: int, classes: int, dim: int, seed: int):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, dim, generator=g), torch.randint(0, classes, (n,), generator=g)
 
 
 def plain_run(z_train, y_train, z_test, y_test, *, seed, epochs, batch_size, lr):
@@ -164,12 +149,6 @@ def test_run_seeds_are_a_prefix_and_differ_between_seeds():
     assert len(set(run_seeds(3, 5)) | set(run_seeds(4, 5))) == 10
 
 
-def splits(x, y, source="blobs"):
-    """Every third sample to train, validation and test, in that order."""
-    parts = [Split(x[i::3], None if y is None else y[i::3]) for i in range(3)]
-    return DataSplits(source, *parts)
-
-
 def test_on_a_model_embeds_each_split_by_its_posterior_mean():
     z, y = blobs(30, classes=3, dim=2, spread=3.0, seed=11)
     train, validation, test = (z[0::3], y[0::3]), (z[1::3], y[1::3]), (z[2::3], y[2::3])
@@ -185,12 +164,6 @@ def test_on_a_model_embeds_each_split_by_its_posterior_mean():
     )
     on_validation = classification_accuracy(StubModel(), splits(z, y), split="validation", runs=2)
     assert on_validation == classification_accuracy_from_codes(*train, *validation, runs=2)
-
-
-def message(call) -> str:
-    with pytest.raises(GaespecError) as e:
-        call()
-    return str(e.value)
 
 
 def test_bad_input_is_refused_with_a_clear_message():

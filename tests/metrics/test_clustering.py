@@ -3,46 +3,17 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-from einops import rearrange
+from latent_codes import blobs, message, random_codes, splits
 from sklearn.cluster import KMeans
 from tiny import StubModel
 
-from gaespec.data.splits import DataSplits, Split
-from gaespec.errors import DataError, GaespecError
+from gaespec.errors import DataError
 from gaespec.metrics.classification import run_seeds
 from gaespec.metrics.clustering import (
     clustering_accuracy,
     clustering_accuracy_from_codes,
     majority_labels,
 )
-
-# the same helpers as in test_classification.py (test modules do not import each other here)
-
-
-def blobs(per_class: int, classes: int, dim: int, spread: float, seed: int):
-    """Codes (classes·per_class, dim) around the centres 10·e_k, with their labels k."""
-    g = torch.Generator().manual_seed(seed)
-    centres = 10 * torch.eye(classes, dim)
-    z = centres[:, None] + spread * torch.randn(classes, per_class, dim, generator=g)
-    y = torch.arange(classes).repeat_interleave(per_class)
-    return rearrange(z, "k n d -> (k n) d"), y
-
-
-def random_codes(n: int, classes: int, dim: int, seed: int):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, dim, generator=g), torch.randint(0, classes, (n,), generator=g)
-
-
-def splits(x, y, source="blobs"):
-    """Every third sample to train, validation and test, in that order."""
-    parts = [Split(x[i::3], None if y is None else y[i::3]) for i in range(3)]
-    return DataSplits(source, *parts)
-
-
-def message(call) -> str:
-    with pytest.raises(GaespecError) as e:
-        call()
-    return str(e.value)
 
 
 def test_separable_codes_give_accuracy_one_in_every_run():
