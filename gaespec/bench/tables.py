@@ -18,10 +18,6 @@ from typing import Any
 Selected = Mapping[str, Any]  # a run's result dict (see bench.py)
 
 
-def _number(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None else f"{value:.{digits}g}"
-
-
 def _spread(metric: Mapping[str, Any] | None) -> str:
     if not metric:
         return "—"
@@ -29,13 +25,15 @@ def _spread(metric: Mapping[str, Any] | None) -> str:
 
 
 def _fid(metric: Mapping[str, Any] | None) -> str:
-    return "—" if not metric else _number(metric.get("value"), 4)
+    return "—" if not metric or metric.get("value") is None else f"{metric['value']:.1f}"
 
 
 def _kid(metric: Mapping[str, Any] | None) -> str:
     if not metric or metric.get("value") is None:
         return "—"
-    return f"{metric['value']:.4f} ± {metric.get('std', 0.0):.4f}"
+    if not metric.get("std"):  # one subset (n below KID's subset size): no spread to show
+        return f"{metric['value']:.4f}"
+    return f"{metric['value']:.4f} ± {metric['std']:.4f}"
 
 
 def _is(metric: Mapping[str, Any] | None) -> str:
