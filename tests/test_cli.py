@@ -393,34 +393,9 @@ def test_eval_measures_the_codes_and_draws_interpolations_and_samplers_are_reuse
     assert report["interpolation"] == str(out / "interpolation.png")
     assert Image.open(out / "interpolation.png").size == (12 * 8 + 13 * 2, 8 * 8 + 9 * 2)
 
-    first = run(
-        "sample",
-        out,
-        "--sampler",
-        "maf",
-        "--option",
-        "epochs=2",
-        "--option",
-        "hidden=[8]",
-        "-n",
-        4,
-        "--out",
-        tmp_path / "a.png",
-    )
-    again = run(
-        "sample",
-        out,
-        "--sampler",
-        "maf",
-        "--option",
-        "epochs=2",
-        "--option",
-        "hidden=[8]",
-        "-n",
-        4,
-        "--out",
-        tmp_path / "b.png",
-    )
+    maf = ("--sampler", "maf", "--option", "epochs=2", "--option", "hidden=[8]", "-n", 4)
+    first = run("sample", out, *maf, "--out", tmp_path / "a.png")
+    again = run("sample", out, *maf, "--out", tmp_path / "b.png")
     assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
     assert first.output.startswith("sampler fitted and saved: ")
     assert again.output.startswith("sampler reused: ")
