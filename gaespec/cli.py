@@ -400,6 +400,14 @@ def bench(
     address: Annotated[
         str | None, typer.Option(help="The Ray cluster's address (default: a local instance)")
     ] = None,
+    cpus_per_run: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            help="Ray: CPUs (and torch threads) per run; as many as one local process "
+            "has gives the local bench's arithmetic",
+        ),
+    ] = 1,
 ) -> None:
     """Train and measure models as the Pythae study did (resuming what was interrupted), select
     each model's configuration on validation, and write Tables 1–3 (Markdown and CSV), the
@@ -443,7 +451,7 @@ def bench(
         out=out,
         overrides=parse_overrides(set_ or []),
     )
-    options = {"address": address} if executor == "ray" else {}
+    options = {"address": address, "cpus_per_run": cpus_per_run} if executor == "ray" else {}
     started = time.monotonic()
     sections = run_bench(
         settings, chosen, executor=executor, executor_options=options, log=_to_stderr
