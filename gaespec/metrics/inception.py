@@ -17,6 +17,7 @@ No other network ever stands in: with none of these, `load_inception` says how t
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -25,7 +26,6 @@ import os
 import pickle  # for its error only: weights are read with weights_only=True
 import warnings
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
@@ -43,6 +43,7 @@ from torch_fidelity.feature_extractor_inceptionv3 import (
 from gaespec.atomic import atomic_write
 from gaespec.errors import MetricError
 from gaespec.inference import placement
+from gaespec.metrics.inception_layout import inference_layout
 
 WEIGHTS_ENV = "GAESPEC_INCEPTION_WEIGHTS"
 CACHE_ENV = "GAESPEC_CACHE"
@@ -63,7 +64,7 @@ LOGITS = "logits_unbiased"
 INCEPTION_SIZE = FeatureExtractorInceptionV3.INPUT_IMAGE_SIZE  # 299
 
 
-@dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Inception:
     """A feature extractor: torch-fidelity's `inception-v3-compat` network and what it is.
 
@@ -290,8 +291,11 @@ def no_inception_message() -> tuple[str, str]:
 def _built(path: str, torchscript: bool, stamp: tuple[int, int], device: str) -> Inception:
     del stamp  # part of the key only: a file replaced on disk is read again
     if torchscript:
-        return inception_from_fid_helper(path, device)
-    return inception_from_torch_fidelity(path, device)
+        plain = inception_from_fid_helper(path, device)
+    else:
+        plain = inception_from_torch_fidelity(path, device)
+    network = inference_layout(plain.network, torch.device(device))
+    return dataclasses.replace(plain, network=network)
 
 
 def load_inception(

@@ -212,6 +212,11 @@ class TrainSpec(Strict):
         select: the objective or term whose validation mean picks the best checkpoint (default:
             the first objective); name a term such as "recon" when a schedule changes the
             objective's scale from epoch to epoch.
+        precision: "fp32", or mixed precision for the training step's forward pass: "bf16"
+            (CPUs with bfloat16 kernels, GPUs) or "fp16" (GPUs, with a gradient scaler).
+        channels_last: conv weights and image batches in channels-last (NHWC) memory.
+        compile: the encoder and decoder nets through `torch.compile` (needs a C++ compiler on
+            a CPU; the first steps take longer while it compiles).
     """
 
     data: str = "mnist5k"
@@ -220,6 +225,9 @@ class TrainSpec(Strict):
     eval_batch_size: int = Field(500, gt=0)
     seed: int = Field(0, ge=0, lt=2**32)
     select: str | None = None
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    channels_last: bool = False
+    compile: bool = False
 
 
 class Spec(Strict):

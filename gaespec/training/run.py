@@ -201,6 +201,9 @@ def train(
             select=settings.select,
             device=device,
             progress=progress,
+            precision=settings.precision,
+            channels_last=settings.channels_last,
+            compile=settings.compile,
         )
     except TrainingError as error:  # a bad optimiser or scheduler table: say where it was set
         if error.file is not None or error.key is None or error.key.startswith("--"):

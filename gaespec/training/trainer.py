@@ -5,6 +5,12 @@ It knows nothing of any model: a model is a callable `model(x, step=, epoch=, da
 `.losses` (objective name → scalar) and `.terms`, plus `parameter_groups()`. Each objective's
 backward pass reaches only its own parameters (`backward(inputs=...)`), so an adversary's loss
 never moves the encoder unless the spec says so. Data are in-memory tensors sliced by index.
+
+The step never waits for the device: each step's terms go into a device-side table, and the host
+looks at it every `check_every` steps and at the end of each epoch (before anything is saved), so
+a GPU's queue stays full. When a value is not finite, the error names the first step where one
+was, with every term's value at that step. The fast paths of `[train]` (precision,
+channels_last, compile) are options of the trainer.
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ from tqdm.auto import tqdm
 
 from gaespec.errors import TrainingError
 from gaespec.training.optimizers import make_optimizer, make_scheduler
+from gaespec.training.placement import Placement
+from gaespec.training.precision import Precision
+
+CHECK_EVERY = 50  # optimiser steps between the host's looks at the device-side values
+PROGRESS_EVERY = 1.0  # seconds between updates of the progress bar's figures (each syncs)
 
 
 def distributed_rank() -> tuple[int, int]:
@@ -37,6 +48,10 @@ def epoch_order(n: int, *, seed: int, epoch: int, rank: int = 0, world_size: int
 class Trainer:
     """Trains `model` on `data.train`, evaluating on `data.validation` after every epoch.
 
+    Fast paths (each off by default, each an option of `[train]`): `precision` "bf16" or "fp16"
+    (gaespec.training.precision), `channels_last` (conv weights and image batches in NHWC
+    layout), `compile` (the encoder and decoder nets through `torch.compile`).
+
     Attributes:
         step: optimiser steps taken (what schedules count); epoch: epochs completed.
         best: the lowest validation total of the selected objective so far.
@@ -54,15 +69,25 @@ class Trainer:
         select: str | None = None,
         device: str | torch.device = "cpu",
         progress: bool = True,
+        precision: str = "fp32",
+        channels_last: bool = False,
+        compile: bool = False,
+        check_every: int = CHECK_EVERY,
     ):
-        self.model = model.to(device)
         self.device = torch.device(device)
+        self.precision = Precision(precision, self.device)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.model = model.to(device, memory_format=self.memory_format)
+        if compile:
+            for name in ("encoder", "decoder"):
+                getattr(self.model, name).compile()
         self.objectives = tuple(objectives)
         self.data = data
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
         self.select = select or self.objectives[0].name
         self.rank, self.world_size = distributed_rank()
         self.progress = progress and self.rank == 0
+        self.check_every = check_every
         groups = model.parameter_groups()
         self.optimizers = {
             o.name: make_optimizer(o.optimizer, groups[o.name], f"{o.key}.optimizer")
@@ -72,11 +97,21 @@ class Trainer:
             o.name: make_scheduler(o.scheduler, self.optimizers[o.name], f"{o.key}.scheduler")
             for o in self.objectives
         }
+        self.intervals = {
+            o.name: o.scheduler.interval if o.scheduler is not None else None
+            for o in self.objectives
+        }
         self.groups = groups
         self.step = 0
         self.epoch = 0
         self.best = math.inf
         self.callbacks: dict[str, list[Callable]] = {}
+        self._placement: Placement | None = None
+        self._values: list[torch.Tensor] = []  # per step: every term and objective, on device
+        self._names: tuple[str, ...] = ()  # of the values: terms, then objectives
+        self._term_names: tuple[str, ...] = ()
+        self._first_step = 0  # the step of self._values[0]
+        self._checked = 0  # how many of self._values the host has seen to be finite
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -102,6 +137,8 @@ class Trainer:
             "epoch": self.epoch,
             "best": self.best,
         }
+        if self.precision.scaler is not None:
+            state["scaler"] = self.precision.state_dict()
         if torch.cuda.is_available():
             state["rng"]["cuda"] = torch.cuda.get_rng_state_all()
         return state
@@ -114,29 +151,42 @@ class Trainer:
         for name, scheduler in self.schedulers.items():
             if scheduler is not None:
                 scheduler.load_state_dict(state["schedulers"][name])
+        self.precision.load_state_dict(state.get("scaler", {}))
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step, self.epoch, self.best = state["step"], state["epoch"], state["best"]
 
-    # -- one epoch ---------------------------------------------------------------------------
+    # -- finiteness ---------------------------------------------------------------------------
 
-    def _check_finite(self, out, where: str) -> None:
+    @staticmethod
+    def _raise_non_finite(values: dict[str, float], terms, where: str) -> None:
         """Stop with the non-finite terms (or, when every term is finite, the non-finite
         objectives), their values and where it happened; nothing has been saved from it yet."""
-        values = {**out.terms, **out.losses}
-        bad = [k for k in out.terms if not torch.isfinite(out.terms[k]).all()]
-        bad = bad or [k for k in out.losses if not torch.isfinite(out.losses[k]).all()]
-        if not bad:
-            return
-        kind = "term" if bad[0] in out.terms else "objective"
-        shown = ", ".join(f"'{k}' = {values[k].detach().float().mean().item():.4g}" for k in bad)
-        finite = ", ".join(f"{k} = {v.item():.4g}" for k, v in values.items() if k not in bad)
+        bad = [k for k in terms if not math.isfinite(values[k])]
+        bad = bad or [k for k in values if not math.isfinite(values[k])]
+        kind = "term" if bad[0] in terms else "objective"
+        shown = ", ".join(f"'{k}' = {values[k]:.4g}" for k in bad)
+        finite = ", ".join(f"{k} = {v:.4g}" for k, v in values.items() if k not in bad)
         raise TrainingError(
             f"{kind}{'s' if len(bad) > 1 else ''} {shown} {where}"
             + (f" (finite: {finite})" if finite else ""),
             fix="lower the learning rate, or check the data's range",
         )
+
+    def check_finite(self) -> None:
+        """Look (one sync with the device) at the values of the steps not yet looked at; stop at
+        the first step where a term or an objective was not finite."""
+        if self._checked == len(self._values):
+            return
+        recent = torch.stack(self._values[self._checked :])
+        if bool(torch.isfinite(recent).all()):
+            self._checked = len(self._values)
+            return
+        row = int((~torch.isfinite(recent)).any(1).nonzero()[0, 0])
+        step = self._first_step + self._checked + row
+        values = dict(zip(self._names, recent[row].tolist(), strict=True))
+        self._raise_non_finite(values, self._term_names, f"at step {step} (epoch {self.epoch + 1})")
 
     def _check_state_finite(self) -> None:
         """Stop when a weight or an optimiser's state (Adam's moments, say) is no longer finite,
@@ -158,76 +208,107 @@ class Trainer:
                             fix="lower the learning rate, or check the data's range",
                         )
 
+    # -- one step -----------------------------------------------------------------------------
+
+    def _record(self, out) -> None:
+        """Keep this step's terms and objectives on the device (no sync); look every
+        check_every steps."""
+        if not self._names:
+            self._term_names = tuple(out.terms)
+            self._names = (*out.terms, *out.losses)
+        values = (*out.terms.values(), *out.losses.values())
+        self._values.append(torch.stack([v.detach().float() for v in values]))
+        if len(self._values) - self._checked >= self.check_every:
+            self.check_finite()
+
     def train_step(self, x: torch.Tensor):
         """One optimiser step of every objective on batch x; each backward reaches only its own
-        parameter group, then every optimiser steps. Returns the model's output."""
-        out = self.model(x, step=self.step, epoch=self.epoch, dataset_size=len(self.data.train))
-        self._check_finite(out, f"at step {self.step} (epoch {self.epoch + 1})")
+        parameter group, then every optimiser steps. Returns the model's output. Whether its
+        values are finite is looked at later (check_finite), not here."""
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=self.memory_format)
+        with self.precision.autocast():
+            out = self.model(x, step=self.step, epoch=self.epoch, dataset_size=len(self.data.train))
+        self._record(out)
         names = [o.name for o in self.objectives]
         for optimizer in self.optimizers.values():
             optimizer.zero_grad(set_to_none=True)
         for j, name in enumerate(names):
-            out.losses[name].backward(inputs=self.groups[name], retain_graph=j < len(names) - 1)
+            self.precision.backward(
+                out.losses[name], inputs=self.groups[name], retain_graph=j < len(names) - 1
+            )
         for name in names:
-            self.optimizers[name].step()
-            scheduler = self.schedulers[name]
-            if scheduler is not None and self._interval(name) == "step":
-                scheduler.step()
+            self.precision.step(self.optimizers[name])
+            if self.intervals[name] == "step":
+                self.schedulers[name].step()
+        self.precision.update()
         self.step += 1
         return out
+
+    # -- one epoch ---------------------------------------------------------------------------
 
     def train_epoch(self) -> dict[str, float]:
         """One pass over this rank's share of the training split; the mean of every term."""
         self.model.train()
-        x_all = self.data.train.x
+        if self._placement is None:
+            self._placement = Placement(self.data.train.x, self.device)
         order = epoch_order(
-            len(x_all), seed=self.seed, epoch=self.epoch, rank=self.rank, world_size=self.world_size
+            len(self.data.train.x),
+            seed=self.seed,
+            epoch=self.epoch,
+            rank=self.rank,
+            world_size=self.world_size,
         )
-        batches = torch.split(order, self.batch_size)
-        if len(batches) > 1 and len(batches[-1]) == 1:
-            batches = batches[:-1]  # batch norm cannot train on a batch of one
-        sums: dict[str, torch.Tensor] = {}
-        seen = 0
+        sizes = [len(index) for index in torch.split(order, self.batch_size)]
+        if len(sizes) > 1 and sizes[-1] == 1:
+            sizes = sizes[:-1]  # batch norm cannot train on a batch of one
+        self._values, self._first_step, self._checked = [], self.step, 0
         bar = tqdm(
-            batches,
+            total=len(sizes),
             desc=f"epoch {self.epoch + 1}",
             leave=False,
             disable=not self.progress,
             unit="batch",
             dynamic_ncols=True,
         )
-        for i, index in enumerate(bar):
-            out = self.train_step(x_all[index].to(self.device, non_blocking=True))
-            n = len(index)
-            seen += n
-            for name, value in (*out.terms.items(), *out.losses.items()):
-                sums[name] = sums.get(name, 0.0) + value.detach() * n
-            if i % 10 == 0:
+        shown = time.perf_counter()
+        for x in self._placement.batches(order, sizes):
+            out = self.train_step(x)
+            bar.update()
+            if self.progress and time.perf_counter() - shown > PROGRESS_EVERY:
+                shown = time.perf_counter()
                 bar.set_postfix({k: f"{v.item():.4g}" for k, v in out.losses.items()})
         bar.close()
-        return {name: (total / seen).item() for name, total in sums.items()}
-
-    def _interval(self, name: str) -> str:
-        spec = next(o.scheduler for o in self.objectives if o.name == name)
-        return spec.interval
+        self.check_finite()
+        if not self._values:
+            return {}
+        weights = torch.tensor(sizes, dtype=torch.float32, device=self._values[0].device)
+        means = (torch.stack(self._values) * weights[:, None]).sum(0) / weights.sum()
+        return dict(zip(self._names, means.tolist(), strict=True))
 
     @torch.no_grad()
     def evaluate(self, split) -> dict[str, float]:
-        """The mean of every term and objective over a split, in order, in eval mode."""
+        """The mean of every term and objective over a split, in order, in eval mode (fp32)."""
         self.model.eval()
-        sums: dict[str, torch.Tensor] = {}
+        sums: torch.Tensor | None = None
         for x in torch.split(split.x, self.eval_batch_size):
-            out = self.model(
-                x.to(self.device),
-                step=self.step,
-                epoch=self.epoch,
-                dataset_size=len(self.data.train),
+            x = x.to(self.device, non_blocking=True)
+            if x.dim() == 4:
+                x = x.contiguous(memory_format=self.memory_format)
+            out = self.model(x, step=self.step, epoch=self.epoch, dataset_size=len(self.data.train))
+            names = (*out.terms, *out.losses)
+            # a term that differentiates keeps a graph even here: none is kept across batches
+            values = torch.stack(
+                [v.detach().float() for v in (*out.terms.values(), *out.losses.values())]
             )
-            self._check_finite(out, f"in the evaluation after step {self.step}")
-            for name, value in (*out.terms.items(), *out.losses.items()):
-                # a term that differentiates keeps a graph even here: none is kept across batches
-                sums[name] = sums.get(name, 0.0) + value.detach() * len(x)
-        return {name: (total / len(split.x)).item() for name, total in sums.items()}
+            sums = values * len(x) + (sums if sums is not None else 0.0)
+            if not bool(torch.isfinite(values).all()):
+                self._raise_non_finite(
+                    dict(zip(names, values.tolist(), strict=True)),
+                    out.terms,
+                    f"in the evaluation after step {self.step}",
+                )
+        return dict(zip(names, (sums / len(split.x)).tolist(), strict=True))
 
     def fit(self, epochs: int) -> None:
         """Train until `epochs` epochs are done (continuing from self.epoch after a resume)."""
@@ -237,7 +318,7 @@ class Trainer:
             self._check_state_finite()
             validation = self.evaluate(self.data.validation)
             for name, scheduler in self.schedulers.items():
-                if scheduler is None or self._interval(name) != "epoch":
+                if self.intervals[name] != "epoch":
                     continue
                 if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     scheduler.step(validation[name])

