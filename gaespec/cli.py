@@ -1,7 +1,9 @@
-"""The `gaespec` command: list, build, validate, explain, train, sample, eval, zoo.
+"""The `gaespec` command: list, build, validate, explain, graph, train, sample, eval, export,
+push, runs, compare, zoo, bench.
 
 A user error (bad spec, bad data, bad run folder) prints one line and exits with status 1; no
-traceback. `validate` and `explain`, which only read specs, never import torch.
+traceback. `list`, `validate`, `explain`, `graph` and `runs`, which only read specs and run
+folders, never import torch.
 """
 
 from __future__ import annotations
@@ -51,9 +53,8 @@ def user_errors(command):
 @user_errors
 def list_() -> None:
     """List the built-in specs and every component kind, net, data source and sampler."""
-    from gaespec.data import known_sources
+    from gaespec.builtin_names import DATA_SOURCES, SAMPLERS
     from gaespec.nets import arch_names
-    from gaespec.samplers import known_samplers
     from gaespec.spec.load import builtin_specs, load_spec
     from gaespec.spec.vocabulary import CUSTOMIZABLE, DECLARATIONS
 
@@ -74,8 +75,8 @@ def list_() -> None:
         if role in CUSTOMIZABLE:
             typer.echo(f"  {'package.module:Class':<22} {CUSTOMIZABLE[role].summary}")
     typer.echo("nets: " + ", ".join(arch_names()) + ", or package.module:Class")
-    typer.echo("data: " + ", ".join(known_sources()) + "  (default: mnist5k)")
-    typer.echo("samplers: " + ", ".join(known_samplers()))
+    typer.echo("data: " + ", ".join(DATA_SOURCES) + "  (default: mnist5k)")
+    typer.echo("samplers: " + ", ".join(SAMPLERS))
 
 
 @app.command()
@@ -215,12 +216,21 @@ def train(
         str | None, typer.Option(help="cpu or cuda (default: cuda if present)")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+    track: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Experiment trackers, comma separated: tensorboard, mlflow, wandb "
+            "(pip install 'gaespec[NAME]')"
+        ),
+    ] = None,
 ) -> None:
-    """Train a spec; writes the run folder, then samples and reconstructions of test images."""
+    """Train a spec; writes the run folder, then its training curves, samples and
+    reconstructions of test images."""
     import torch
 
     from gaespec.images import reconstruction_grid, save_grid
     from gaespec.metrics import reconstruction_mse
+    from gaespec.plots import write_curves
     from gaespec.runs import RECONSTRUCTIONS, SAMPLES
     from gaespec.spec.load import load_spec
     from gaespec.training.run import train as train_run
@@ -235,6 +245,7 @@ def train(
             resume=resume,
             progress=not quiet and sys.stderr.isatty(),
             device=device,
+            track=[name for given in track or [] for name in given.split(",")],
         )
     except KeyboardInterrupt:
         folder = out or Path("runs") / loaded.model.name
@@ -250,6 +261,7 @@ def train(
     mse = reconstruction_mse(model, run.data.test.x)
     typer.echo(f"test MSE (last epoch, posterior mean): {mse:.4f}")
     typer.echo(f"run:             {run.path}")
+    typer.echo(f"curves:          {write_curves(run.path).path}")
     if len(loaded.input.shape) != 3:
         typer.echo("(no image grids: the samples are not images of shape c×h×w)")
         return
@@ -287,7 +299,7 @@ SamplerOption = Annotated[
 @app.command()
 @user_errors
 def sample(
-    run: Path,
+    run: Annotated[str, typer.Argument(help="A run folder, or hf://ORG/NAME[@REVISION]")],
     sampler: Annotated[
         str,
         typer.Option(
@@ -308,11 +320,13 @@ def sample(
     """Generate images from a trained run with a sampler; writes a PNG grid."""
     import torch
 
+    from gaespec.hub.names import working_folder
     from gaespec.images import save_grid
     from gaespec.runs import load_run
     from gaespec.samplers import fitted_sampler, make_sampler, parse_options
 
     model = load_run(run, trust_code=trust_code)
+    run = working_folder(run)  # a Hub model's outputs go to runs/hf/, never into the Hub's cache
     options = parse_options(option or [])
     # bad names and options fail here, before any data loads
     needs_codes = make_sampler(sampler, **options).uses_codes
@@ -325,6 +339,49 @@ def sample(
     out = out or Path(run) / f"samples-{sampler}.png"
     save_grid(images, out)
     typer.echo(f"{n} samples ({sampler}): {out}")
+
+
+LicenseOption = Annotated[
+    str | None,
+    typer.Option("--license", help="The model card's license, an SPDX id such as mit (else none)"),
+]
+
+
+@app.command()
+@user_errors
+def export(
+    run: Annotated[Path, typer.Argument(help="A run folder (the --out of `gaespec train`)")],
+    out: Annotated[Path, typer.Argument(help="The folder to write, new or empty")],
+    force: Annotated[bool, typer.Option(help="Write into a folder that is not empty")] = False,
+    license_: LicenseOption = None,
+) -> None:
+    """Write a run in the Hugging Face Hub's model layout: model.safetensors (the best weights),
+    spec.toml, config.json, and a model card README.md with the metrics and the sample grid."""
+    from gaespec.hub import EXPORTED, export_run
+
+    folder = export_run(run, out, force=force, license=license_)
+    written = [name for name in EXPORTED if (folder / name).exists()]
+    typer.echo(f"exported {run} to {folder}: {', '.join(written)}")
+
+
+@app.command()
+@user_errors
+def push(
+    run: Annotated[Path, typer.Argument(help="A run folder (the --out of `gaespec train`)")],
+    repo: Annotated[str, typer.Argument(help="The Hub model repository, ORG/NAME")],
+    private: Annotated[bool, typer.Option(help="Make the repository private if it is new")] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(help="A Hugging Face token (default: HF_TOKEN or `hf auth login`'s)"),
+    ] = None,
+    license_: LicenseOption = None,
+) -> None:
+    """Export a run (as `gaespec export`) and upload it to a Hugging Face Hub model repository,
+    made when missing; needs `pip install 'gaespec[hub]'` and a network."""
+    from gaespec.hub import push_run
+
+    url = push_run(run, repo, private=private, token=token, license=license_)
+    typer.echo(f"pushed {run} to {url}; load it with gaespec.load_run('hf://{repo}')")
 
 
 @app.command()
@@ -471,7 +528,7 @@ def _to_stderr(*parts) -> None:
 @app.command("eval")
 @user_errors
 def eval_(
-    run: Path,
+    run: Annotated[str, typer.Argument(help="A run folder, or hf://ORG/NAME[@REVISION]")],
     split: Annotated[str, typer.Option(help="test or validation")] = "test",
     which: Annotated[str, typer.Option(help="best (on validation) or last")] = "best",
     fid: Annotated[
@@ -499,6 +556,7 @@ def eval_(
     import torch
 
     from gaespec.atomic import atomic_write_text
+    from gaespec.hub.names import working_folder
     from gaespec.metrics import reconstruction_mse
     from gaespec.runs import load_run
 
@@ -509,6 +567,7 @@ def eval_(
             choices=["test", "validation"],
         )
     model = load_run(run, which=which, trust_code=trust_code)
+    run = working_folder(run)  # a Hub model's outputs go to runs/hf/, never into the Hub's cache
     data = _run_data(model)
     x = getattr(data, split).x
     result = {
@@ -580,6 +639,76 @@ def _further_measurements(run, model, data, split, fid, generation, n, latent, i
         result["interpolation"] = str(path)
         typer.echo(f"interpolations: {path}")
     return result
+
+
+@app.command("runs")
+@user_errors
+def runs_(
+    folder: Annotated[Path, typer.Argument(help="The folder that holds the runs")] = Path("runs"),
+    depth: Annotated[int, typer.Option(min=0, help="Folder levels searched below it")] = 6,
+) -> None:
+    """List the runs under a folder: model, data, epochs done/planned, last validation metrics."""
+    from gaespec.run_list import find_runs, runs_table, summarize
+
+    found = find_runs(folder, depth)
+    if not found:
+        typer.echo(f"no runs under {folder} (a run folder holds spec.toml and metrics.jsonl)")
+        return
+    typer.echo(runs_table([summarize(path) for path in found]), nl=False)
+
+
+@app.command()
+@user_errors
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders to plot together")],
+    out: Annotated[Path, typer.Option(help="The PNG to write")] = Path("compare.png"),
+    terms: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated terms or objectives (default: the shared terms)"),
+    ] = None,
+) -> None:
+    """Plot runs' training curves together: a panel per shared term, a colour per run,
+    validation solid and train dashed."""
+    from gaespec.plots import compare_runs
+
+    names = None if terms is None else [t.strip() for t in terms.split(",") if t.strip()]
+    plot = compare_runs(runs, out, terms=names)
+    typer.echo(f"wrote {plot.path} ({len(runs)} runs, {len(plot.panels)} panel(s))")
+
+
+@app.command()
+@user_errors
+def graph(
+    spec: Path,
+    set_: SetOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="FILE.dot (DOT only), FILE.png/.svg/.pdf (image and FILE.dot), or FILE (both); "
+            "default: print the DOT"
+        ),
+    ] = None,
+) -> None:
+    """Draw the model's graph: DOT text always, an image where Graphviz's `dot` is installed."""
+    from gaespec.graph.dot import INSTALL, graph_files, to_dot, write_graph
+    from gaespec.graph.lower import lower
+    from gaespec.spec.load import load_spec
+
+    graph = lower(load_spec(spec, set_ or []))
+    if out is None:
+        typer.echo(to_dot(graph), nl=False)
+        return
+    wanted = graph_files(out)[1]
+    dot_path, image = write_graph(graph, out)
+    typer.echo(f"wrote {dot_path}")
+    if image is not None:
+        typer.echo(f"wrote {image}")
+    elif wanted is not None:
+        typer.echo(
+            f"note: no image, Graphviz's `dot` is not installed: {INSTALL} and run "
+            f"`dot -T{wanted.suffix[1:]} {dot_path} -o {wanted}`, or paste {dot_path} into any "
+            "Graphviz viewer"
+        )
 
 
 def main() -> None:

@@ -20,6 +20,9 @@ COUNTERS = ("epoch", "step")  # where a saved model was in training
 WRITTEN_BY_TRAINING = (SPEC, TRAINING, ENVIRONMENT, METRICS, MODEL, LAST)
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
+CURVES = "curves.png"  # every term and objective, train and validation, per epoch (gaespec.plots)
+# an exported model (gaespec export): MODEL, SPEC and CONFIG, whose "training" is TRAINING's content
+CONFIG = "config.json"
 
 
 @dataclass(frozen=True)
@@ -103,16 +106,17 @@ def counter(value, name: str, path: Path) -> int:
     raise RunError(f"'{path}' is damaged: its {name} is {value!r}, not a whole number >= 0")
 
 
-def _best(path: Path) -> tuple[dict, tuple[int, int]]:
-    """The best weights and the (epoch, step) they were saved at."""
+def best_weights(path: Path, *, tensors: bool = True) -> tuple[dict, tuple[int, int]]:
+    """A run's best weights (none with tensors=False, which needs no torch) and the (epoch, step)
+    they were saved at."""
     from safetensors import safe_open
 
     if not (path / MODEL).exists():
         raise RunError(f"run '{path}' has no {MODEL} yet: no epoch has finished")
     try:
-        with safe_open(str(path / MODEL), framework="pt") as f:
+        with safe_open(str(path / MODEL), framework="pt" if tensors else "numpy") as f:
             metadata = f.metadata() or {}
-            weights = {k: f.get_tensor(k) for k in f.keys()}
+            weights = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except Exception as error:  # safetensors raises its own error types for damaged files
         raise RunError(f"'{path / MODEL}' is not a readable safetensors file: {error}") from None
     texts = {name: metadata.get(name, "0") for name in COUNTERS}  # safetensors metadata is text
@@ -126,6 +130,11 @@ def _last(path: Path) -> tuple[dict, tuple[int, int]]:
 
     from gaespec.training.state import load_state
 
+    if not (path / LAST).exists() and (path / CONFIG).exists():
+        raise RunError(
+            f"'{path}' is an exported model: it holds the best weights, not the last epoch's",
+            fix="load its best weights (which='best', CLI: --which best)",
+        )
     state = load_state(path / LAST)
     for key in ("model", *COUNTERS):
         if key not in state:
@@ -138,6 +147,25 @@ def _last(path: Path) -> tuple[dict, tuple[int, int]]:
     return weights, tuple(counter(state[n], n, path / LAST) for n in COUNTERS)
 
 
+def _training(path: Path) -> tuple[dict, Path]:
+    """The training config and its file: a run's training.json, or an export's config.json."""
+    if (path / TRAINING).exists() or not (path / CONFIG).exists():
+        return read_json(path / TRAINING), path / TRAINING
+    training = read_json(path / CONFIG).get("training")
+    if not isinstance(training, dict):
+        raise RunError(f"'{path / CONFIG}' is damaged: its training is not a JSON object")
+    return training, path / CONFIG
+
+
+def require_run(path: Path) -> None:
+    """Raise RunError unless `path` holds a run: its resolved spec.toml."""
+    if not (path / SPEC).exists():
+        raise RunError(
+            f"'{path}' is not a gaespec run: it has no {SPEC}",
+            fix="give the --out folder of `gaespec train`",
+        )
+
+
 def _check_training(path: Path, training: dict) -> None:
     data = training.get("data", "")
     if not isinstance(data, str):
@@ -145,20 +173,23 @@ def _check_training(path: Path, training: dict) -> None:
 
 
 def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False):
-    """The trained model of a run folder, in eval mode; `which` is "best" or "last".
+    """The trained model of a run folder, an exported one (gaespec export) or a model on the
+    Hugging Face Hub ("hf://ORG/NAME", "hf://ORG/NAME@REVISION"), in eval mode; `which` is "best"
+    or "last".
 
     A spec naming a custom net by import path is refused unless `trust_code=True`, because
     importing it runs code from wherever the run came from.
     """
     from gaespec.compose import build
+    from gaespec.hub.names import is_hub_ref
     from gaespec.spec.load import load_spec
 
+    if isinstance(path, str) and is_hub_ref(path):
+        from gaespec.hub.resolve import download_run
+
+        path = download_run(path)
     path = Path(path)
-    if not (path / SPEC).exists():
-        raise RunError(
-            f"'{path}' is not a gaespec run: it has no {SPEC}",
-            fix="give the --out folder of `gaespec train`",
-        )
+    require_run(path)
     spec = load_spec(path / SPEC)
     custom = _custom_code(spec)
     if custom and not trust_code:
@@ -168,11 +199,11 @@ def load_run(path: str | Path, *, which: str = "best", trust_code: bool = False)
             "importing it runs its code",
             fix="pass trust_code=True (CLI: --trust-code) if you trust where this run came from",
         )
-    training = read_json(path / TRAINING)
-    _check_training(path / TRAINING, training)
+    training, source = _training(path)
+    _check_training(source, training)
     model = build(spec)
     if which == "best":
-        (weights, counters), source = _best(path), path / MODEL
+        (weights, counters), source = best_weights(path), path / MODEL
     elif which == "last":
         (weights, counters), source = _last(path), path / LAST
     else:

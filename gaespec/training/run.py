@@ -7,6 +7,7 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from gaespec.graph.lower import lower
 from gaespec.spec.load import load_spec
 from gaespec.spec.schema import Spec
 from gaespec.spec.toml_writer import spec_toml
+from gaespec.tracking import Tracker, attach, resolve_trackers
 from gaespec.training.state import load_state, save_state
 from gaespec.training.trainer import Trainer
 
@@ -163,12 +165,15 @@ def train(
     progress: bool = True,
     device: str | None = None,
     log=None,
+    track: Sequence[str | Tracker] = (),
 ) -> Run:
     """Train a spec on data (default: the spec's [train] table) into the run folder `out`.
 
     With resume=True, continue the run in `out` from its last finished epoch; the result equals a
-    run that was never interrupted.
+    run that was never interrupted. `track` names experiment trackers ("tensorboard", "mlflow",
+    "wandb"; see gaespec.tracking) that rank 0 feeds every epoch; they are checked first.
     """
+    trackers = resolve_trackers(track)  # an unknown name or a missing package: before any work
     log = log or functools.partial(print, flush=True)
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     graph = lower(spec)
@@ -325,6 +330,7 @@ def train(
         )
 
     trainer.on("epoch_end", on_epoch_end)
+    tracking = attach(trackers if main else [], trainer, out)
     try:
         trainer.fit(epochs)
     except TrainingError as error:  # a non-finite loss: say what the run folder still holds
@@ -336,4 +342,6 @@ def train(
         raise TrainingError(
             f"{error.message}; {kept}", file=error.file, key=error.key, fix=error.fix
         ) from None
+    finally:
+        tracking.close(finished=tracking.epoch >= epochs)
     return Run(out, trainer.model, metrics, splits, main)

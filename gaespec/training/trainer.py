@@ -107,11 +107,15 @@ class Trainer:
         self.best = math.inf
         self.callbacks: dict[str, list[Callable]] = {}
         self._placement: Placement | None = None
-        self._values: list[torch.Tensor] = []  # per step: every term and objective, on device
+        # the steps' values not yet looked at (every term and objective, on the device), their
+        # batch sizes, and the batch-weighted sum of the values looked at, since the epoch began
+        self._values: list[torch.Tensor] = []
+        self._sizes: list[int] = []
+        self._sums: torch.Tensor | None = None
+        self._seen = 0
         self._names: tuple[str, ...] = ()  # of the values: terms, then objectives
         self._term_names: tuple[str, ...] = ()
         self._first_step = 0  # the step of self._values[0]
-        self._checked = 0  # how many of self._values the host has seen to be finite
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -177,14 +181,19 @@ class Trainer:
     def check_finite(self) -> None:
         """Look (one sync with the device) at the values of the steps not yet looked at; stop at
         the first step where a term or an objective was not finite."""
-        if self._checked == len(self._values):
+        if not self._values:
             return
-        recent = torch.stack(self._values[self._checked :])
+        recent = torch.stack(self._values)
         if bool(torch.isfinite(recent).all()):
-            self._checked = len(self._values)
+            sizes = torch.tensor(self._sizes, dtype=recent.dtype, device=recent.device)
+            sums = (recent * sizes[:, None]).sum(0)
+            self._sums = sums if self._sums is None else self._sums + sums
+            self._seen += sum(self._sizes)
+            self._first_step += len(self._values)
+            self._values, self._sizes = [], []
             return
         row = int((~torch.isfinite(recent)).any(1).nonzero()[0, 0])
-        step = self._first_step + self._checked + row
+        step = self._first_step + row
         values = dict(zip(self._names, recent[row].tolist(), strict=True))
         self._raise_non_finite(values, self._term_names, f"at step {step} (epoch {self.epoch + 1})")
 
@@ -210,15 +219,16 @@ class Trainer:
 
     # -- one step -----------------------------------------------------------------------------
 
-    def _record(self, out) -> None:
-        """Keep this step's terms and objectives on the device (no sync); look every
-        check_every steps."""
+    def _record(self, out, n: int) -> None:
+        """Keep this step's terms and objectives (batch size n) on the device (no sync); look
+        every check_every steps."""
         if not self._names:
             self._term_names = tuple(out.terms)
             self._names = (*out.terms, *out.losses)
         values = (*out.terms.values(), *out.losses.values())
         self._values.append(torch.stack([v.detach().float() for v in values]))
-        if len(self._values) - self._checked >= self.check_every:
+        self._sizes.append(n)
+        if len(self._values) >= self.check_every:
             self.check_finite()
 
     def train_step(self, x: torch.Tensor):
@@ -229,7 +239,7 @@ class Trainer:
             x = x.contiguous(memory_format=self.memory_format)
         with self.precision.autocast():
             out = self.model(x, step=self.step, epoch=self.epoch, dataset_size=len(self.data.train))
-        self._record(out)
+        self._record(out, len(x))
         names = [o.name for o in self.objectives]
         for optimizer in self.optimizers.values():
             optimizer.zero_grad(set_to_none=True)
@@ -262,7 +272,8 @@ class Trainer:
         sizes = [len(index) for index in torch.split(order, self.batch_size)]
         if len(sizes) > 1 and sizes[-1] == 1:
             sizes = sizes[:-1]  # batch norm cannot train on a batch of one
-        self._values, self._first_step, self._checked = [], self.step, 0
+        self._values, self._sizes, self._sums, self._seen = [], [], None, 0
+        self._first_step = self.step
         bar = tqdm(
             total=len(sizes),
             desc=f"epoch {self.epoch + 1}",
@@ -280,11 +291,9 @@ class Trainer:
                 bar.set_postfix({k: f"{v.item():.4g}" for k, v in out.losses.items()})
         bar.close()
         self.check_finite()
-        if not self._values:
+        if self._sums is None:
             return {}
-        weights = torch.tensor(sizes, dtype=torch.float32, device=self._values[0].device)
-        means = (torch.stack(self._values) * weights[:, None]).sum(0) / weights.sum()
-        return dict(zip(self._names, means.tolist(), strict=True))
+        return dict(zip(self._names, (self._sums / self._seen).tolist(), strict=True))
 
     @torch.no_grad()
     def evaluate(self, split) -> dict[str, float]:

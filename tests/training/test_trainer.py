@@ -12,6 +12,7 @@ from tiny import MODELS, TINY, tiny_spec
 
 import gaespec
 from gaespec.compose import build
+from gaespec.data import load_data
 from gaespec.errors import RunError, TrainingError
 from gaespec.graph.lower import lower
 from gaespec.training.state import load_state
@@ -514,3 +515,89 @@ def test_a_term_that_differentiates_runs_in_the_validation_pass_of_gaespec_train
     expected = total / len(digits.validation.x)
     assert expected > 0
     torch.testing.assert_close(record["validation"]["gp"], expected, rtol=1e-5, atol=1e-9)
+
+
+def test_bf16_autocasts_the_forward_pass_and_keeps_fp32_weights(digits):
+    """Under precision="bf16" the nets compute in bfloat16, the weights and their optimiser
+    state stay fp32, and the loss is the fp32 loss to bfloat16's precision."""
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("this CPU has no bfloat16 kernels")
+    x = digits.train.x[:32]
+    fp32 = make_trainer(tiny_spec("vae"), digits)
+    bf16 = make_trainer(tiny_spec("vae"), digits, precision="bf16")
+    seen = []
+    bf16.model.decoder.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    torch.manual_seed(3)
+    a = fp32.train_step(x).losses["loss"].item()
+    torch.manual_seed(3)
+    b = bf16.train_step(x).losses["loss"].item()
+    assert seen == [torch.bfloat16]
+    assert all(p.dtype == torch.float32 for p in bf16.model.parameters())
+    assert all(
+        v.dtype == torch.float32
+        for state in bf16.optimizers["loss"].state.values()
+        for v in state.values()
+        if v.dim() > 0
+    )
+    assert a == pytest.approx(b, rel=2e-2)  # bfloat16 keeps 8 bits of mantissa
+    assert a != b
+
+
+def test_fp16_on_a_cpu_is_refused_with_the_fix(tmp_path, digits):
+    with pytest.raises(TrainingError) as caught:
+        gaespec.train(tiny_spec("vae", 'train.precision="fp16"'), data=digits, out=tmp_path)
+    message = str(caught.value)
+    assert message.endswith(
+        "train.precision: fp16 training needs a GPU: on a CPU float16 arithmetic is emulated and "
+        'slow; fix: use precision = "bf16" where the CPU has bfloat16 kernels, or "fp32"'
+    )
+
+
+def test_channels_last_changes_the_layout_not_the_numbers():
+    """The MNIST ConvNet VAE in float64 (where a sum's order is invisible): channels-last weights
+    and batches give the plain layout's loss and gradients. (In float32 the two differ by
+    rounding, which batch norm over 8 images amplifies to ~5e-3 of a gradient's norm.)"""
+    data = load_data("mnist5k")
+    spec = gaespec.load_spec("specs/models/vae.toml", ["train.batch_size=8"])
+    x = data.train.x[:8].double()
+    losses, grads = [], []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        graph = lower(spec)
+        trainer = Trainer(
+            build(graph).double(),
+            graph.objectives,
+            data,
+            batch_size=8,
+            progress=False,
+            channels_last=channels_last,
+        )
+        conv = trainer.model.encoder.layers[3].weight  # the second conv (the first has c = 1)
+        assert conv.is_contiguous(memory_format=torch.channels_last) == channels_last
+        assert conv.is_contiguous() != channels_last
+        trainer.optimizers["loss"].step = lambda: None  # keep the weights: compare gradients
+        torch.manual_seed(3)
+        losses.append(trainer.train_step(x).losses["loss"])
+        grads.append({n: p.grad for n, p in trainer.model.named_parameters()})
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-12, atol=0.0)
+    for name, g in grads[0].items():
+        torch.testing.assert_close(
+            g, grads[1][name], rtol=1e-9, atol=1e-9, msg=lambda m, name=name: f"{name}: {m}"
+        )
+
+
+def test_compile_runs_the_nets_through_torch_compile_with_the_same_numbers(digits):
+    """compile=True: the encoder and decoder run as compiled graphs, and a step gives the eager
+    step's loss and gradients to float rounding (the compiler fuses and reorders arithmetic)."""
+    outs, grads = [], []
+    for compile in (False, True):
+        trainer = make_trainer(tiny_spec("vae"), digits, compile=compile)
+        trainer.optimizers["loss"].step = lambda: None  # keep the weights: compare gradients
+        torch.manual_seed(3)
+        outs.append(trainer.train_step(digits.train.x[:32]).losses["loss"])
+        grads.append({n: p.grad for n, p in trainer.model.named_parameters()})
+        nets = (trainer.model.encoder, trainer.model.decoder)
+        assert all(net._compiled_call_impl is not None for net in nets) == compile
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-6)
+    for name, g in grads[0].items():
+        torch.testing.assert_close(g, grads[1][name], rtol=1e-4, atol=1e-6)
