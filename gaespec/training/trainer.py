@@ -86,6 +86,13 @@ class Trainer:
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
         self.select = select or self.objectives[0].name
         self.rank, self.world_size = distributed_rank()
+        if self.world_size > 1:
+            raise TrainingError(
+                f"distributed training is not built yet: under torchrun (WORLD_SIZE="
+                f"{self.world_size}) each process would train a model of its own on its share of "
+                "the data, with nothing averaged",
+                fix="run gaespec train as one process, without torchrun",
+            )
         self.progress = progress and self.rank == 0
         self.check_every = check_every
         groups = model.parameter_groups()

@@ -166,6 +166,18 @@ def test_objectives_do_not_leak_gradients(name, digits):
             torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
 
 
+def test_torchrun_is_refused_until_distributed_training_exists(digits, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(TrainingError) as caught:
+        make_trainer(tiny_spec("vae"), digits)
+    assert str(caught.value) == (
+        "distributed training is not built yet: under torchrun (WORLD_SIZE=2) each process would "
+        "train a model of its own on its share of the data, with nothing averaged; fix: run "
+        "gaespec train as one process, without torchrun"
+    )
+
+
 def test_epoch_order_is_a_seeded_permutation_split_per_rank():
     order = epoch_order(10, seed=3, epoch=2)
     assert sorted(order.tolist()) == list(range(10))
