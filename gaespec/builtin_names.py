@@ -9,6 +9,7 @@ DATA_SOURCES = (
     "array:PATH",
     "celeba:DIR[?limit=N&attribute=NAME]",
     "cifar10:DIR[?download=1]",
+    "folder:DIR[?size=N&crop=center|none&mode=L|RGB&stream=1&workers=K]",
     "mnist:DIR[?download=1]",
     "mnist5k",
     "sklearn_digits",

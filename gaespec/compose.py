@@ -26,7 +26,7 @@ from gaespec.graph.model_graph import ModelGraph
 from gaespec.graph.program import RUNTIME, Call
 from gaespec.inference import evaluating
 from gaespec.spec.load import load_spec
-from gaespec.spec.loss import evaluate
+from gaespec.spec.loss import evaluate, free_names
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.schema import Spec
 
@@ -36,7 +36,8 @@ class ModelOutput:
     """What a forward pass gives: each term and each objective's total (scalars), and the tensors.
 
     Attributes:
-        terms: every term of the spec, by name, each a batch mean.
+        terms: every term of the spec, by name, each a batch mean; a term that no objective
+            reads (logged only) carries no gradient.
         losses: each objective's total, by objective name.
         tensors: every tensor the program wrote, by name (samples first: k b ...).
     """
@@ -99,6 +100,8 @@ class ComposedModel(nn.Module):
         self.terms = {
             name: self._make(made, spec_key(spec, name)) for name, made in wiring.terms().items()
         }
+        read = set().union(*(free_names(o.loss) for o in graph.objectives))
+        self._logged = graph.program.unread_terms(read)
         for name, term in self.terms.items():
             if isinstance(term, nn.Module) and any(True for _ in term.parameters()):
                 raise spec.error(
@@ -152,11 +155,20 @@ class ComposedModel(nn.Module):
             return functools.partial(builtin_op(call.callee), self)
         return self.terms[call.callee] if call.term else getattr(self, call.callee)
 
+    def _grad_mode(self, call: Call):
+        """Gradients on for a call that a term differentiates through, off for a term only
+        logged (its value is the same, its graph would be built for nothing), else as it is."""
+        if call.grad:
+            return torch.enable_grad()
+        if call.term and call.writes[0] in self._logged:
+            return torch.no_grad()
+        return contextlib.nullcontext()
+
     def interpret(self, calls: tuple[Call, ...], t: dict[str, object]) -> dict[str, object]:
         """Run `calls` in order on the tensors in `t` (by name), adding what each writes."""
         roots = self.graph.program.grad_roots
         for call in calls:
-            with torch.enable_grad() if call.grad else contextlib.nullcontext():
+            with self._grad_mode(call):
                 for name in roots.intersection(call.reads) if call.grad else ():
                     t[name] = differentiable(t[name])
                 args = [*(t[n] for n in call.reads), *(getattr(self, m) for m in call.modules)]

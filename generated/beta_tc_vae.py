@@ -146,7 +146,8 @@ class ReconstructionTerm:
             pixel = (x_hat - x) ** 2
         else:
             pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
-        return self.scale * reduce(pixel, "k b ... -> k b", "sum")
+        summed = reduce(pixel, "k b ... -> k b", "sum")
+        return summed if self.scale == 1.0 else self.scale * summed  # 1.0·s is s, exactly
 
     def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         return self.per_sample(x, x_hat).mean()
@@ -168,10 +169,8 @@ def kl_diag_gaussian_standard_normal(q: DiagGaussian, p: StandardNormalDistribut
     return -0.5 * (1 + q.log_var - q.mean**2 - q.log_var.exp()).sum(-1)
 
 
-def minibatch_weighted_sampling(q, z: torch.Tensor, dataset_size: int | None):
-    """log q(z|x), log q(z) and Σ_d log q(z_d) at every code z (k b d), each (k b), by MWS:
-    log q(z_i) ≈ logsumexp_j log q(z_i|x_j) − log(N·M), and so each q(z_{i,d}), over the M
-    posteriors of the batch; N is the training set's size (M when it is None)."""
+def _minibatch_weighted_sampling(q, z: torch.Tensor, dataset_size: int | None):
+    """The estimate of `minibatch_weighted_sampling`, computed afresh."""
     m = z.shape[1]
     n = m if dataset_size is None else dataset_size
     # log q(z_{i,d} | x_j): every code i under every posterior j of the batch, dim by dim
@@ -182,6 +181,23 @@ def minibatch_weighted_sampling(q, z: torch.Tensor, dataset_size: int | None):
     log_qz = torch.logsumexp(reduce(log_q_ijd, "k i j d -> k i j", "sum"), dim=2) - log_nm
     log_qz_marginals = reduce(torch.logsumexp(log_q_ijd, dim=2) - log_nm, "k i d -> k i", "sum")
     return q.log_prob(z), log_qz, log_qz_marginals
+
+
+def minibatch_weighted_sampling(q, z: torch.Tensor, dataset_size: int | None):
+    """log q(z|x), log q(z) and Σ_d log q(z_d) at every code z (k b d), each (k b), by MWS:
+    log q(z_i) ≈ logsumexp_j log q(z_i|x_j) − log(N·M), and so each q(z_{i,d}), over the M
+    posteriors of the batch; N is the training set's size (M when it is None).
+
+    Computed once per posterior q (a forward's own object) for the same codes, N and grad mode:
+    the terms that read them (MI, TC, dimension-wise KL) share the (k b b d) estimate and its
+    graph, which q keeps for as long as it lives.
+    """
+    grad = torch.is_grad_enabled()
+    kept = vars(q).get("_minibatch_weighted_sampling")  # (z, N, grad mode, estimate)
+    if kept is None or kept[0] is not z or kept[1:3] != (dataset_size, grad):
+        kept = (z, dataset_size, grad, _minibatch_weighted_sampling(q, z, dataset_size))
+        q._minibatch_weighted_sampling = kept
+    return kept[3]
 
 
 class IndexCodeMITerm:

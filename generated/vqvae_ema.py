@@ -124,13 +124,13 @@ class StandardNormalPrior(nn.Module):
 @torch.no_grad()
 def idle_codewords(idle: torch.Tensor, indices: torch.Tensor, restart_after: int) -> torch.Tensor:
     """Counts one more training pass for each codeword the codes' indices (n) leave unchosen and
-    zero for each they choose, in `idle` (K) in place; returns the indices of the codewords idle
+    zero for each they choose, in `idle` (K) in place; returns the mask (K) of the codewords idle
     for `restart_after` passes or more, whose counts it sets back to zero."""
     chosen = torch.zeros_like(idle, dtype=torch.bool)
     chosen[indices] = True
     idle.add_(1).masked_fill_(chosen, 0)
-    dead = (idle >= restart_after).nonzero().squeeze(1)
-    idle[dead] = 0
+    dead = idle >= restart_after
+    idle.masked_fill_(dead, 0)
     return dead
 
 
@@ -139,14 +139,21 @@ def random_codes(z_e: torch.Tensor, count: int) -> torch.Tensor:
     return z_e[torch.randint(len(z_e), (count,), device=z_e.device)]
 
 
+@torch.no_grad()
+def restart_codewords(codewords: torch.Tensor, dead: torch.Tensor, rows: torch.Tensor) -> None:
+    """Moves the codewords (K d) of the mask `dead` (K) onto `rows` (K d) in place, the r-th dead
+    one (by index) onto row r: no count of the dead ones goes to the host (a sync on a GPU)."""
+    codewords.masked_scatter_(rearrange(dead, "k -> k 1"), rows)
+
+
 def parts(z_e: torch.Tensor, groups: int) -> torch.Tensor:
     """The codes (k b d) cut into `groups` parts, one per row: (k b g) rows of d/g."""
     return rearrange(z_e, "k b (g d) -> (k b g) d", g=groups)
 
 
+@torch.no_grad()
 def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """The index of the nearest codeword (by squared distance) of each code: (n d), (K d) → (n)."""
-    z_e = z_e.detach()  # the choice is not differentiable: keep no graph of it
     distances = (
         reduce(z_e**2, "n d -> n 1", "sum")
         - 2 * z_e @ codebook.T
@@ -218,8 +225,10 @@ class VQCodebookEMA(nn.Module):
     def restart(self, z_e: torch.Tensor, indices: torch.Tensor) -> None:
         """Moves each codeword idle for `restart_after` passes onto a random code of z_e (n d)."""
         dead = idle_codewords(self.idle, indices, self.restart_after)
-        drawn = random_codes(z_e, len(dead))
-        self.embeddings[dead], self.cluster_sum[dead], self.cluster_size[dead] = drawn, drawn, 1.0
+        drawn = random_codes(z_e, len(dead))  # the dead ones take the first, in index order
+        restart_codewords(self.embeddings, dead, drawn)
+        restart_codewords(self.cluster_sum, dead, drawn)
+        self.cluster_size.masked_fill_(dead, 1.0)
 
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_q, codes, indices) for z_e (k b d) as the gradient-trained codebook gives them,
@@ -249,7 +258,8 @@ class ReconstructionTerm:
             pixel = (x_hat - x) ** 2
         else:
             pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
-        return self.scale * reduce(pixel, "k b ... -> k b", "sum")
+        summed = reduce(pixel, "k b ... -> k b", "sum")
+        return summed if self.scale == 1.0 else self.scale * summed  # 1.0·s is s, exactly
 
     def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         return self.per_sample(x, x_hat).mean()
@@ -263,13 +273,20 @@ class CommitmentLossTerm:
 
 
 class CodebookPerplexityTerm:
-    """exp(H(p)), p the share of the batch's codes (k b) each codeword takes: the number of
-    codewords in use, from 1 (one for every code) to min(K, k·b) (each as often); no gradient."""
+    """exp(H(p)), p the share of the batch's codes (k b) each of the `codebook`'s K codewords
+    takes: the number in use, from 1 (one for every code) to min(K, k·b) (each as often); no
+    gradient."""
+
+    def __init__(self, codebook: nn.Module):
+        self.codebook = codebook
 
     def __call__(self, indices: torch.Tensor) -> torch.Tensor:
-        _, counts = torch.unique(indices, return_counts=True)
-        p = counts.to(torch.get_default_dtype()) / indices.numel()
-        return torch.special.entr(p).sum().exp()
+        # counted over all K codewords, not the ones in use (torch.unique): no size to sync on
+        indices = rearrange(indices, "... -> (...)")
+        dtype = torch.get_default_dtype()
+        counts = torch.zeros(self.codebook.num_embeddings, dtype=dtype, device=indices.device)
+        counts.index_add_(0, indices, torch.ones_like(indices, dtype=dtype))
+        return torch.special.entr(counts / len(indices)).sum().exp()
 
 
 def per_sample(net, *tensors):
@@ -326,7 +343,7 @@ class VQVAEEma(nn.Module):
         self.decoder = MNISTConvDecoder(latent_dim=latent_dim, output_shape=INPUT_SHAPE)
         self.recon = ReconstructionTerm(likelihood="gaussian", scale=recon_scale)
         self.commitment = CommitmentLossTerm()
-        self.perplexity = CodebookPerplexityTerm()
+        self.perplexity = CodebookPerplexityTerm(codebook=self.codebook)
 
     def encode(self, x: Tensor) -> PointMass:
         """q(z|x) for a batch of inputs: a distribution with `.mean` (b d) and `rsample(k)`."""

@@ -13,12 +13,12 @@ import torch.nn.functional as F
 from einops import rearrange, reduce
 from torch import nn
 
-from gaespec.components.registry import implements
+from gaespec.components.registry import ModuleRef, implements
 
 
+@torch.no_grad()  # the choice is not differentiable: keep no graph of it, nor of the codebook
 def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """The index of the nearest codeword (by squared distance) of each code: (n d), (K d) → (n)."""
-    z_e = z_e.detach()  # the choice is not differentiable: keep no graph of it
     distances = (
         reduce(z_e**2, "n d -> n 1", "sum")
         - 2 * z_e @ codebook.T
@@ -39,19 +39,26 @@ def _codebook_arguments(decl, wiring) -> dict:
 @torch.no_grad()
 def idle_codewords(idle: torch.Tensor, indices: torch.Tensor, restart_after: int) -> torch.Tensor:
     """Counts one more training pass for each codeword the codes' indices (n) leave unchosen and
-    zero for each they choose, in `idle` (K) in place; returns the indices of the codewords idle
+    zero for each they choose, in `idle` (K) in place; returns the mask (K) of the codewords idle
     for `restart_after` passes or more, whose counts it sets back to zero."""
     chosen = torch.zeros_like(idle, dtype=torch.bool)
     chosen[indices] = True
     idle.add_(1).masked_fill_(chosen, 0)
-    dead = (idle >= restart_after).nonzero().squeeze(1)
-    idle[dead] = 0
+    dead = idle >= restart_after
+    idle.masked_fill_(dead, 0)
     return dead
 
 
 def random_codes(z_e: torch.Tensor, count: int) -> torch.Tensor:
     """`count` rows of the codes z_e (n d), drawn uniformly with replacement."""
     return z_e[torch.randint(len(z_e), (count,), device=z_e.device)]
+
+
+@torch.no_grad()
+def restart_codewords(codewords: torch.Tensor, dead: torch.Tensor, rows: torch.Tensor) -> None:
+    """Moves the codewords (K d) of the mask `dead` (K) onto `rows` (K d) in place, the r-th dead
+    one (by index) onto row r: no count of the dead ones goes to the host (a sync on a GPU)."""
+    codewords.masked_scatter_(rearrange(dead, "k -> k 1"), rows)
 
 
 def parts(z_e: torch.Tensor, groups: int) -> torch.Tensor:
@@ -81,7 +88,7 @@ class VQCodebook(nn.Module):
 
     def __init__(self, dim: int, num_embeddings: int, groups: int = 1, restart_after: int = 0):
         super().__init__()
-        self.groups, self.restart_after = groups, restart_after
+        self.num_embeddings, self.groups, self.restart_after = num_embeddings, groups, restart_after
         self.embeddings = nn.Embedding(num_embeddings, dim // groups)
         # the initialisation of Pythae's (sonnet-style) quantiser
         nn.init.uniform_(self.embeddings.weight, -1 / num_embeddings, 1 / num_embeddings)
@@ -98,10 +105,10 @@ class VQCodebook(nn.Module):
         (k b d) forward and the gradient back to z_e unchanged."""
         flat = parts(z_e, self.groups)
         codes, indices = self.quantize(flat)
-        if self.training and self.restart_after:
+        if self.training and self.restart_after:  # the codes keep the codewords they chose
             dead = idle_codewords(self.idle, indices, self.restart_after)
-            with torch.no_grad():  # rows this batch did not choose: its codes keep their values
-                self.embeddings.weight[dead] = random_codes(flat.detach(), len(dead))
+            # a draw for every codeword: the dead ones take the first draws, in index order
+            restart_codewords(self.embeddings.weight, dead, random_codes(flat.detach(), len(dead)))
         codes = whole(codes, z_e, self.groups)
         return z_e + (codes - z_e).detach(), codes, whole(indices, z_e, self.groups)
 
@@ -173,8 +180,10 @@ class VQCodebookEMA(nn.Module):
     def restart(self, z_e: torch.Tensor, indices: torch.Tensor) -> None:
         """Moves each codeword idle for `restart_after` passes onto a random code of z_e (n d)."""
         dead = idle_codewords(self.idle, indices, self.restart_after)
-        drawn = random_codes(z_e, len(dead))
-        self.embeddings[dead], self.cluster_sum[dead], self.cluster_size[dead] = drawn, drawn, 1.0
+        drawn = random_codes(z_e, len(dead))  # the dead ones take the first, in index order
+        restart_codewords(self.embeddings, dead, drawn)
+        restart_codewords(self.cluster_sum, dead, drawn)
+        self.cluster_size.masked_fill_(dead, 1.0)
 
     def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_q, codes, indices) for z_e (k b d) as the gradient-trained codebook gives them,
@@ -206,12 +215,23 @@ class CommitmentLossTerm:
         return reduce((z_e - codes.detach()) ** 2, "k b d -> k b", "sum").mean()
 
 
-@implements("term", "codebook_perplexity")
+def _perplexity_arguments(decl, wiring) -> dict:
+    return {"codebook": ModuleRef(decl.codebook)}
+
+
+@implements("term", "codebook_perplexity", _perplexity_arguments)
 class CodebookPerplexityTerm:
-    """exp(H(p)), p the share of the batch's codes (k b) each codeword takes: the number of
-    codewords in use, from 1 (one for every code) to min(K, k·b) (each as often); no gradient."""
+    """exp(H(p)), p the share of the batch's codes (k b) each of the `codebook`'s K codewords
+    takes: the number in use, from 1 (one for every code) to min(K, k·b) (each as often); no
+    gradient."""
+
+    def __init__(self, codebook: nn.Module):
+        self.codebook = codebook
 
     def __call__(self, indices: torch.Tensor) -> torch.Tensor:
-        _, counts = torch.unique(indices, return_counts=True)
-        p = counts.to(torch.get_default_dtype()) / indices.numel()
-        return torch.special.entr(p).sum().exp()  # entr(p) = −p log p
+        # counted over all K codewords, not the ones in use (torch.unique): no size to sync on
+        indices = rearrange(indices, "... -> (...)")
+        dtype = torch.get_default_dtype()
+        counts = torch.zeros(self.codebook.num_embeddings, dtype=dtype, device=indices.device)
+        counts.index_add_(0, indices, torch.ones_like(indices, dtype=dtype))
+        return torch.special.entr(counts / len(indices)).sum().exp()  # entr(p) = −p log p

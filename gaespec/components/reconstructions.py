@@ -28,7 +28,8 @@ class ReconstructionTerm:
             pixel = (x_hat - x) ** 2
         else:
             pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
-        return self.scale * reduce(pixel, "k b ... -> k b", "sum")
+        summed = reduce(pixel, "k b ... -> k b", "sum")
+        return summed if self.scale == 1.0 else self.scale * summed  # 1.0·s is s, exactly
 
     def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         return self.per_sample(x, x_hat).mean()

@@ -20,22 +20,35 @@ from gaespec.components.distributions import DiagGaussian
 from gaespec.components.registry import implements
 
 
-def minibatch_weighted_sampling(q, z: torch.Tensor, dataset_size: int | None):
-    """log q(z|x), log q(z) and Σ_d log q(z_d) at every code z (k b d), each (k b), by MWS:
-    log q(z_i) ≈ logsumexp_j log q(z_i|x_j) − log(N·M), and so each q(z_{i,d}), over the M
-    posteriors of the batch; N is the training set's size (M when it is None)."""
+def _minibatch_weighted_sampling(q, z: torch.Tensor, dataset_size: int | None):
+    """The estimate of `minibatch_weighted_sampling`, computed afresh."""
     m = z.shape[1]
     n = m if dataset_size is None else dataset_size
     # log q(z_{i,d} | x_j): every code i under every posterior j of the batch, dim by dim
     z_i = rearrange(z, "k i d -> k i 1 d")
-    q_j = DiagGaussian(
-        rearrange(q.mean, "j d -> 1 1 j d"), rearrange(q.log_var, "j d -> 1 1 j d")
-    )
+    q_j = DiagGaussian(rearrange(q.mean, "j d -> 1 1 j d"), rearrange(q.log_var, "j d -> 1 1 j d"))
     log_q_ijd = q_j.log_prob_per_dim(z_i)
     log_nm = math.log(n * m)
     log_qz = torch.logsumexp(reduce(log_q_ijd, "k i j d -> k i j", "sum"), dim=2) - log_nm
     log_qz_marginals = reduce(torch.logsumexp(log_q_ijd, dim=2) - log_nm, "k i d -> k i", "sum")
     return q.log_prob(z), log_qz, log_qz_marginals
+
+
+def minibatch_weighted_sampling(q, z: torch.Tensor, dataset_size: int | None):
+    """log q(z|x), log q(z) and Σ_d log q(z_d) at every code z (k b d), each (k b), by MWS:
+    log q(z_i) ≈ logsumexp_j log q(z_i|x_j) − log(N·M), and so each q(z_{i,d}), over the M
+    posteriors of the batch; N is the training set's size (M when it is None).
+
+    Computed once per posterior q (a forward's own object) for the same codes, N and grad mode:
+    the terms that read them (MI, TC, dimension-wise KL) share the (k b b d) estimate and its
+    graph, which q keeps for as long as it lives.
+    """
+    grad = torch.is_grad_enabled()
+    kept = vars(q).get("_minibatch_weighted_sampling")  # (z, N, grad mode, estimate)
+    if kept is None or kept[0] is not z or kept[1:3] != (dataset_size, grad):
+        kept = (z, dataset_size, grad, _minibatch_weighted_sampling(q, z, dataset_size))
+        q._minibatch_weighted_sampling = kept
+    return kept[3]
 
 
 @implements("term", "index_code_mi")

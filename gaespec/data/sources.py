@@ -13,6 +13,8 @@ A source string is `name`, `name:ARG` or `name:ARG?option=value&…`; a path end
   `?limit=N` keeps the first N images of each split, `?attribute=NAME` gives labels.
 - `array:PATH` or just `PATH.npy` / `PATH.npz`: a user's array; an .npz takes its samples from
   key `x` or `data` (or its only array) and its labels from `y` or `labels` when present.
+- `folder:DIR`: a user's PNG and JPEG images, resized and cropped to one shape, labelled by class
+  folder; `?stream=1&workers=K` decodes them batch by batch (see folder.py, registered there).
 
 MNIST and CIFAR-10 keep the last 10,000 images of their official training set for validation and
 their official test set as test; CelebA keeps its official partition (see splits.py).
@@ -44,7 +46,8 @@ class Raw(NamedTuple):
     """Arrays as a source ships them, and the split its publisher fixed, if any.
 
     Attributes:
-        x: the samples, as shipped (uint8 pixels are scaled later, by `check_array`).
+        x: the samples, as shipped (uint8 pixels are scaled later, by `check_array`), or a
+            `gaespec.data.streamed.Stream` that reads them batch by batch.
         y: integer labels, one per sample, or None.
         sizes: train, validation and test sizes, or None for the default 70/10/20 %.
         official_test: the last `sizes[2]` samples are the publisher's own test set (the others

@@ -6,18 +6,23 @@ splits says so (`official_splits`) and is cut in order, the same for every seed,
 study (Chadebec et al. 2022) did: MNIST and CIFAR-10 keep the last 10,000 images of their official
 training set for validation (50,000/10,000/10,000 and 40,000/10,000/10,000), CelebA keeps its
 official partition (162,770/19,867/19,962). The trainer slices batches by index: no per-sample
-Dataset.
+Dataset (a streamed source's splits, gaespec.data.streamed.StreamedSplit, answer the same calls).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from gaespec.data.checks import check_range, shape_text
 from gaespec.errors import DataError
+
+if TYPE_CHECKING:
+    from gaespec.data.streamed import StreamedSplit
 
 DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)  # train, validation, test
 STUDY_VALIDATION = 10_000  # the last 10k of the official training set (MNIST, CIFAR-10)
@@ -105,6 +110,24 @@ class Split:
         labels = "with labels" if self.y is not None else "no labels"
         return f"Split({len(self)} × {shape_text(self.x.shape[1:])}, {labels})"
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one sample, e.g. (1, 28, 28)."""
+        return tuple(self.x.shape[1:])
+
+    def extremes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The least and the greatest value."""
+        return self.x.min(), self.x.max()
+
+    def chunks(self, batch_size: int, device: str | torch.device = "cpu") -> Iterator[torch.Tensor]:
+        """The split in order, in batches of `batch_size` (the last may be smaller), on `device`."""
+        for x in torch.split(self.x, batch_size):
+            yield x.to(device, non_blocking=True)
+
+    def head(self, n: int) -> torch.Tensor:
+        """The first n samples (or all, when fewer)."""
+        return self.x[:n]
+
 
 @dataclass(frozen=True, eq=False)
 class DataSplits:
@@ -118,14 +141,14 @@ class DataSplits:
     """
 
     source: str
-    train: Split
-    validation: Split
-    test: Split
+    train: Split | StreamedSplit
+    validation: Split | StreamedSplit
+    test: Split | StreamedSplit
 
     @property
     def shape(self) -> tuple[int, ...]:
         """The shape of one sample, e.g. (1, 28, 28)."""
-        return tuple(self.train.x.shape[1:])
+        return self.train.shape
 
     def check(self, expect_shape: tuple[int, ...], *, low: float, high: float, why: str) -> None:
         """Raise DataError unless samples have shape `expect_shape` and values in [low, high]."""
@@ -144,5 +167,5 @@ class DataSplits:
             )
         # the extremes of each split stand in for all of its values: the check reads min and max
         splits = (self.train, self.validation, self.test)
-        extremes = torch.stack([v for s in splits for v in (s.x.min(), s.x.max())])
+        extremes = torch.stack([v for s in splits for v in s.extremes()])
         check_range(extremes, low=low, high=high, source=self.source, why=why)

@@ -8,6 +8,7 @@ interpreter (gaespec.compose); `encode`, `decode` and `sample` run slices of the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from gaespec.errors import GraphError
@@ -81,6 +82,16 @@ class Program:
         """The calls that compute loss terms, in run order."""
         return tuple(c for c in self.calls if c.term)
 
+    def _upstream(self, targets: Iterable[str]) -> set[int]:
+        """The indices of the calls that the tensors `targets` depend on."""
+        upstream, todo = set(), list(targets)
+        while todo:
+            i = self._writers.get(todo.pop())
+            if i is not None and i not in upstream:
+                upstream.add(i)
+                todo += self.calls[i].reads
+        return upstream
+
     def between(self, source: str, target: str) -> tuple[Call, ...]:
         """The calls on the ways from tensor `source` to tensor `target`, in run order."""
         downstream, reached = set(), {source}
@@ -88,13 +99,15 @@ class Program:
             if reached & set(call.reads):
                 downstream.add(i)
                 reached |= set(call.writes)
-        upstream, todo = set(), [target]
-        while todo:
-            i = self._writers.get(todo.pop())
-            if i is not None and i not in upstream:
-                upstream.add(i)
-                todo += self.calls[i].reads
-        return tuple(self.calls[i] for i in sorted(downstream & upstream))
+        return tuple(self.calls[i] for i in sorted(downstream & self._upstream((target,))))
+
+    def unread_terms(self, read: Iterable[str]) -> frozenset[str]:
+        """The terms that nothing in `read` depends on: given the names the objectives' losses
+        read, the terms only logged."""
+        needed = self._upstream(read)
+        return frozenset(
+            call.writes[0] for i, call in enumerate(self.calls) if call.term and i not in needed
+        )
 
     def generative(self, given: str, wanted: str) -> tuple[Call, ...]:
         """The slice from role `given` to role `wanted` as `encode` and `decode` run it: for

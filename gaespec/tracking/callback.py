@@ -88,7 +88,7 @@ def tracked_run(out: Path, objectives: Sequence[str], epoch: int) -> TrackedRun:
 def attach(trackers: Sequence[Tracker], trainer, out: str | Path) -> Tracking:
     """Start `trackers` on the run in folder `out` and log every epoch of `trainer` to them; the
     caller closes the result when training stops. Call it on rank 0 only."""
-    images = trainer.data.validation.x[:ORIGINALS]  # the same images every epoch
+    images = trainer.data.validation.head(ORIGINALS)  # the same images every epoch
     if not trackers:
         return Tracking([], images, seed=0)
     run = tracked_run(Path(out), [o.name for o in trainer.objectives], trainer.epoch)

@@ -4,7 +4,8 @@ It knows nothing of any model: a model is a callable `model(x, step=, epoch=, da
 (the size of the training set, for terms that estimate over it) whose output has
 `.losses` (objective name → scalar) and `.terms`, plus `parameter_groups()`. Each objective's
 backward pass reaches only its own parameters (`backward(inputs=...)`), so an adversary's loss
-never moves the encoder unless the spec says so. Data are in-memory tensors sliced by index.
+never moves the encoder unless the spec says so. Data are in-memory tensors sliced by index,
+or a streamed split's own batches (the same indices, in the same order).
 
 The step never waits for the device: each step's terms go into a device-side table, and the host
 looks at it every `check_every` steps and at the end of each epoch (before anything is saved), so
@@ -23,6 +24,7 @@ from collections.abc import Callable
 import torch
 from tqdm.auto import tqdm
 
+from gaespec.data.streamed import StreamedSplit
 from gaespec.errors import TrainingError
 from gaespec.training.optimizers import make_optimizer, make_scheduler
 from gaespec.training.placement import Placement
@@ -267,10 +269,11 @@ class Trainer:
     def train_epoch(self) -> dict[str, float]:
         """One pass over this rank's share of the training split; the mean of every term."""
         self.model.train()
-        if self._placement is None:
-            self._placement = Placement(self.data.train.x, self.device)
+        train = self.data.train
+        if self._placement is None and not isinstance(train, StreamedSplit):
+            self._placement = Placement(train.x, self.device)
         order = epoch_order(
-            len(self.data.train.x),
+            len(train),
             seed=self.seed,
             epoch=self.epoch,
             rank=self.rank,
@@ -290,7 +293,12 @@ class Trainer:
             dynamic_ncols=True,
         )
         shown = time.perf_counter()
-        for x in self._placement.batches(order, sizes):
+        batches = (
+            train.batches(order, sizes, self.device)
+            if isinstance(train, StreamedSplit)
+            else self._placement.batches(order, sizes)
+        )
+        for x in batches:
             out = self.train_step(x)
             bar.update()
             if self.progress and time.perf_counter() - shown > PROGRESS_EVERY:
@@ -307,8 +315,7 @@ class Trainer:
         """The mean of every term and objective over a split, in order, in eval mode (fp32)."""
         self.model.eval()
         sums: torch.Tensor | None = None
-        for x in torch.split(split.x, self.eval_batch_size):
-            x = x.to(self.device, non_blocking=True)
+        for x in split.chunks(self.eval_batch_size, self.device):
             if x.dim() == 4:
                 x = x.contiguous(memory_format=self.memory_format)
             out = self.model(x, step=self.step, epoch=self.epoch, dataset_size=len(self.data.train))
@@ -324,7 +331,7 @@ class Trainer:
                     out.terms,
                     f"in the evaluation after step {self.step}",
                 )
-        return dict(zip(names, (sums / len(split.x)).tolist(), strict=True))
+        return dict(zip(names, (sums / len(split)).tolist(), strict=True))
 
     def fit(self, epochs: int) -> None:
         """Train until `epochs` epochs are done (continuing from self.epoch after a resume)."""

@@ -16,6 +16,7 @@ from gaespec.components.codebooks import (
     VQCodebook,
     VQCodebookEMA,
     idle_codewords,
+    nearest_codewords,
 )
 
 K, D = 8, 3
@@ -75,6 +76,19 @@ def test_quantize_picks_a_nearest_codeword_of_random_inputs():
     codes, indices = codebook.quantize(z_e)
     _assert_nearest(z_e, codebook.embeddings.weight.detach(), indices)
     assert torch.equal(codes, codebook.embeddings.weight[indices])
+
+
+def test_the_nearest_codeword_keeps_no_graph():
+    """The choice is not differentiable: its distances save nothing for a backward pass, not
+    even of a codebook that trains."""
+    saved = []
+    codebook, z_e = _codebook(), _z_e()
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        indices = nearest_codewords(z_e.reshape(-1, D), codebook.embeddings.weight)
+    assert saved == [] and not indices.requires_grad
+    assert torch.equal(
+        indices, nearest_codewords(z_e.detach().reshape(-1, D), codebook.embeddings.weight.detach())
+    )
 
 
 def test_forward_writes_codes_indices_and_straight_through_output():
@@ -338,8 +352,12 @@ def test_a_codebook_loss_of_an_ema_codebook_is_refused():
 # -- the perplexity -----------------------------------------------------------------------------
 
 
+def _perplexity(num_embeddings: int = 64) -> CodebookPerplexityTerm:
+    return CodebookPerplexityTerm(VQCodebook(2, num_embeddings))
+
+
 def test_perplexity_of_uniform_usage_is_the_number_of_codewords_used():
-    perplexity = CodebookPerplexityTerm()
+    perplexity = _perplexity()
     for k in (1, 2, 3, 7, 64):
         indices = torch.arange(k).repeat(5)[torch.randperm(5 * k)]  # each of k codewords 5 times
         value = perplexity(rearrange(indices, "(s b) -> s b", s=5))
@@ -349,7 +367,7 @@ def test_perplexity_of_uniform_usage_is_the_number_of_codewords_used():
 
 
 def test_perplexity_against_a_direct_computation():
-    perplexity = CodebookPerplexityTerm()
+    perplexity = _perplexity(num_embeddings=10)
     indices = torch.tensor([[5, 5, 5, 0, 2, 2, 5, 9]])
     counts = {5: 4, 0: 1, 2: 2, 9: 1}
     entropy = -sum(c / 8 * math.log(c / 8) for c in counts.values())
@@ -359,6 +377,20 @@ def test_perplexity_against_a_direct_computation():
         rtol=1e-6,
         atol=0,
     )
+
+
+@pytest.mark.parametrize("kind", [VQCodebook, VQCodebookEMA])
+def test_perplexity_equals_the_count_of_the_codewords_in_use(kind):
+    # counted over all K codewords (no sync on how many are in use), the value of counting the
+    # ones in use (torch.unique), on a fixed batch of 3·64 codes in 8 groups over K = 512
+    perplexity = CodebookPerplexityTerm(kind(16, 512, groups=8))
+    g = torch.Generator().manual_seed(0)
+    indices = torch.randint(0, 40, (3, 64, 8), generator=g) ** 2 % 512  # skewed, some unused
+    _, counts = torch.unique(indices, return_counts=True)
+    p = counts.float() / indices.numel()
+    expected = torch.special.entr(p).sum().exp()
+    assert 20 < expected.item() < 40
+    torch.testing.assert_close(perplexity(indices), expected, rtol=1e-6, atol=0)
 
 
 def test_vqvae_logs_the_perplexity_of_its_codebook(tiny_model):
@@ -429,9 +461,9 @@ def test_idle_counts_reset_for_chosen_codewords_and_restart_after_r_passes():
     idle = torch.tensor([0, 1, 2, 0])
     dead = idle_codewords(idle, torch.tensor([1, 1]), restart_after=3)
     # every count goes up by one, the chosen codeword's back to 0, the third reaches 3: restarted
-    assert dead.tolist() == [2] and idle.tolist() == [1, 0, 0, 1]
+    assert dead.tolist() == [False, False, True, False] and idle.tolist() == [1, 0, 0, 1]
     dead = idle_codewords(idle, torch.tensor([3]), restart_after=3)
-    assert dead.tolist() == [] and idle.tolist() == [2, 1, 1, 0]
+    assert dead.tolist() == [False] * 4 and idle.tolist() == [2, 1, 1, 0]
 
 
 @pytest.mark.parametrize("kind", [VQCodebook, VQCodebookEMA])
@@ -468,6 +500,25 @@ def test_restarts_move_idle_codewords_onto_codes_of_the_batch(kind):
     codebook.eval()(torch.randn(1, 5, 4))
     for key, value in codebook.state_dict().items():
         assert torch.equal(value, state[key]), key
+
+
+@pytest.mark.parametrize("kind", [VQCodebook, VQCodebookEMA])
+def test_restarted_codewords_take_the_draws_in_index_order(kind):
+    """A draw for every codeword, the dead ones (in index order) taking the first: on a CPU the
+    rows a draw of only as many gives, as the restarts drew before (and the hand-written loop)."""
+    torch.manual_seed(0)
+    codebook = kind(4, K, groups=2, restart_after=3).train()
+    codebook.idle.copy_(torch.tensor([0, 2, 2, 0, 2, 2, 0, 2]))  # the 2s reach 3 unless chosen
+    z_e = 3 + torch.randn(1, 5, 4)  # far from the codewords: the parts choose one or two
+    torch.manual_seed(1)
+    with torch.no_grad():
+        indices = codebook(z_e)[2]
+    dead = [i for i in (1, 2, 4, 5, 7) if i not in set(indices.reshape(-1).tolist())]
+    assert len(dead) >= 3
+    torch.manual_seed(1)
+    expected = z_e.reshape(-1, 2)[torch.randint(10, (len(dead),))]
+    after = codebook.embeddings.weight if kind is VQCodebook else codebook.embeddings
+    assert torch.equal(after[dead], expected)
 
 
 def test_restarts_revive_a_collapsed_codebook():

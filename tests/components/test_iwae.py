@@ -109,6 +109,19 @@ def test_parameter_gradient_is_the_importance_weighted_sum(tiny_model):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
+def test_the_logged_terms_build_no_graph_and_keep_their_values(tiny_model):
+    """recon and kl feed no objective (the bound alone is optimised): the model computes them
+    without autograd, to the values the terms give with it."""
+    model, x = _model(tiny_model, 3)
+    out = model(x)
+    assert out.terms["bound"].requires_grad
+    assert not out.terms["recon"].requires_grad and not out.terms["kl"].requires_grad
+    t = out.tensors
+    recon, kl = model.terms["recon"](x, t["x_hat"]), model.terms["kl"](t["q"], model.prior)
+    assert recon.requires_grad and kl.requires_grad
+    assert torch.equal(out.terms["recon"], recon) and torch.equal(out.terms["kl"], kl)
+
+
 def test_a_posterior_without_density_fails_at_validation(tiny_model):
     with pytest.raises(SpecError) as err:
         tiny_model(

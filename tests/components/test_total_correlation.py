@@ -11,6 +11,7 @@ from torch import nn
 from torch.distributions import MultivariateNormal, Normal
 
 import gaespec
+from gaespec.components import total_correlation
 from gaespec.components.distributions import DiagGaussian, StandardNormalDistribution
 from gaespec.components.divergences import MonteCarloKLTerm, kl_diag_gaussian_standard_normal
 from gaespec.components.total_correlation import (
@@ -215,6 +216,54 @@ def test_the_model_hands_the_terms_the_training_sets_size(tiny_model):
         assert difference == pytest.approx(times * shift, rel=1e-4), name
     for name in ("recon", "kl"):
         assert torch.equal(with_n[name], without[name])
+
+
+def _counting(monkeypatch) -> list[int]:
+    """Counts the estimates minibatch_weighted_sampling computes (not the ones it reuses)."""
+    calls = []
+    estimate = total_correlation._minibatch_weighted_sampling
+
+    def counted(*args):
+        calls.append(1)
+        return estimate(*args)
+
+    monkeypatch.setattr(total_correlation, "_minibatch_weighted_sampling", counted)
+    return calls
+
+
+def test_one_forward_computes_the_estimate_once_for_the_three_terms(tiny_model, monkeypatch):
+    """MI, TC and the dimension-wise KL read one q and one z: one (k b b d) estimate, shared,
+    gives each the value of its own estimate, exactly (the same operations)."""
+    calls = _counting(monkeypatch)
+    model = tiny_model("beta_tc_vae", "latent.samples=2")
+    torch.manual_seed(0)
+    out = model(torch.rand(8, 1, 6, 6), dataset_size=5_000)
+    assert len(calls) == 1
+    q, z = out.tensors["q"], out.tensors["z"]
+    for name, term in zip(("mi", "tc", "dim_kl"), TERMS, strict=True):
+        alone = DiagGaussian(q.mean, q.log_var)  # a posterior of its own: nothing kept
+        args = (alone, z, 5_000, model.prior) if name == "dim_kl" else (alone, z, 5_000)
+        assert torch.equal(out.terms[name], term(*args)), name
+    assert len(calls) == 4
+
+
+def test_the_estimate_is_computed_again_for_other_codes_n_or_grad_mode(monkeypatch):
+    calls = _counting(monkeypatch)
+    mean = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    q = DiagGaussian(mean, torch.zeros(6, 3, dtype=torch.float64))
+    z, other = _codes(q, k=2), _codes(q, k=2, seed=2)
+    first = minibatch_weighted_sampling(q, z, 100)
+    assert minibatch_weighted_sampling(q, z, 100) is first and len(calls) == 1
+    for codes, n in ((other, 100), (z, 200), (z, None)):
+        again = minibatch_weighted_sampling(q, codes, n)
+        assert again is not first
+        fresh = total_correlation._minibatch_weighted_sampling(q, codes, n)
+        for a, b in zip(again, fresh, strict=True):
+            assert torch.equal(a, b)
+    with torch.no_grad():  # kept without a graph: not handed to a caller that wants one
+        detached = minibatch_weighted_sampling(q, z, 100)
+    assert detached[1].grad_fn is None
+    assert minibatch_weighted_sampling(q, z, 100)[1].grad_fn is not None
 
 
 # FactorVAE

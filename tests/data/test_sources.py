@@ -55,10 +55,11 @@ def test_unknown_source_names_the_closest():
     with pytest.raises(DataError) as error:
         load_data("mnist5")
     assert str(error.value) == (
-        "unknown data source 'mnist5' (known: array, celeba, cifar10, mnist, mnist5k, "
+        "unknown data source 'mnist5' (known: array, celeba, cifar10, folder, mnist, mnist5k, "
         "sklearn_digits); closest valid choice: 'mnist5k', 'mnist'; fix: write one of array:PATH, "
-        "celeba:DIR[?limit=N&attribute=NAME], cifar10:DIR[?download=1], mnist:DIR[?download=1], "
-        "mnist5k, sklearn_digits, PATH.npy, PATH.npz"
+        "celeba:DIR[?limit=N&attribute=NAME], cifar10:DIR[?download=1], "
+        "folder:DIR[?size=N&crop=center|none&mode=L|RGB&stream=1&workers=K], "
+        "mnist:DIR[?download=1], mnist5k, sklearn_digits, PATH.npy, PATH.npz"
     )
 
 
