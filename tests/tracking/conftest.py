@@ -15,6 +15,28 @@ CELL = 8 + 2  # an 8×8 digit and make_grid's padding of 2
 
 
 @pytest.fixture
+def stop_in_epoch_3(train_tracked, monkeypatch):
+    """stop_in_epoch_3(track): train with `track` on and press Ctrl-C in epoch 3 (its
+    evaluation), after two finished epochs."""
+    from gaespec.training.trainer import Trainer
+
+    evaluate = Trainer.evaluate
+
+    def evaluate_until_epoch_3(self, split):
+        if self.epoch == 2:
+            raise KeyboardInterrupt  # Ctrl-C in epoch 3
+        return evaluate(self, split)
+
+    def stop(track: list[str]) -> None:
+        with monkeypatch.context() as patch:
+            patch.setattr(Trainer, "evaluate", evaluate_until_epoch_3)
+            with pytest.raises(KeyboardInterrupt):
+                train_tracked(track, epochs=3)
+
+    return stop
+
+
+@pytest.fixture
 def train_tracked(tmp_path, digits):
     """train(track, epochs=2, resume=False, out=tmp_path/"run"): FactorVAE (two objectives,
     each with its own optimiser) on the 8×8 digits, with the trackers `track` on."""

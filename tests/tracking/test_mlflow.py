@@ -111,21 +111,9 @@ def test_every_term_the_config_and_the_grids_read_back(
 
 
 def test_a_stopped_run_is_marked_failed_then_resumes_as_the_same_mlflow_run(
-    train_tracked, scalars_of, monkeypatch, tmp_path, run_store
+    train_tracked, scalars_of, stop_in_epoch_3, tmp_path, run_store
 ):
-    from gaespec.training.trainer import Trainer
-
-    evaluate = Trainer.evaluate
-
-    def evaluate_until_epoch_3(self, split):
-        if self.epoch == 2:
-            raise KeyboardInterrupt  # Ctrl-C in epoch 3
-        return evaluate(self, split)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(Trainer, "evaluate", evaluate_until_epoch_3)
-        with pytest.raises(KeyboardInterrupt):
-            train_tracked(["mlflow"], epochs=3)
+    stop_in_epoch_3(["mlflow"])
     client = local_store(tmp_path / "run")
     stopped = the_run(client)
     assert stopped.info.status == "FAILED"

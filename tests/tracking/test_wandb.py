@@ -136,20 +136,8 @@ def test_every_term_the_config_and_the_grids_read_back(train_tracked, scalars_of
     )
 
 
-def test_a_stopped_run_resumes_under_the_same_id(train_tracked, scalars_of, monkeypatch):
-    from gaespec.training.trainer import Trainer
-
-    evaluate = Trainer.evaluate
-
-    def evaluate_until_epoch_3(self, split):
-        if self.epoch == 2:
-            raise KeyboardInterrupt  # Ctrl-C in epoch 3
-        return evaluate(self, split)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(Trainer, "evaluate", evaluate_until_epoch_3)
-        with pytest.raises(KeyboardInterrupt):
-            train_tracked(["wandb"], epochs=3)
+def test_a_stopped_run_resumes_under_the_same_id(train_tracked, scalars_of, stop_in_epoch_3):
+    stop_in_epoch_3(["wandb"])
     run = train_tracked(["wandb"], epochs=3, resume=True)
     stopped, resumed = (read_offline_run(f) for f in offline_runs(run.path))
     assert stopped["id"] == resumed["id"]
