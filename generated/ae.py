@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
@@ -90,6 +91,30 @@ class DeterministicPosterior(nn.Module):
         return PointMass(self.mean(h))
 
 
+@dataclass
+class BatchShare:
+    """This process's rows [start, start + size) of a batch of `total`; total 0: all of it."""
+
+    start: int = 0
+    size: int = 0
+    total: int = 0
+
+
+SHARE = BatchShare()
+
+
+def batch_draw(draw: Callable[[tuple[int, ...]], torch.Tensor], rows: int, *rest: int):
+    """draw((rows, *rest)) for rows = k·b that run over a batch k times (k-major, as
+    "(k b)"); when this process holds a share of b rows of a batch of B, the rows of its share
+    out of draw((k·B, *rest)), so every process draws the same numbers."""
+    if SHARE.total == 0 or rows % SHARE.size:
+        return draw((rows, *rest))
+    k = rows // SHARE.size
+    whole = rearrange(draw((k * SHARE.total, *rest)), "(k n) ... -> k n ...", k=k)
+    share = whole[:, SHARE.start : SHARE.start + SHARE.size]
+    return rearrange(share, "k n ... -> (k n) ...")
+
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -101,7 +126,7 @@ class StandardNormalDistribution:
 
     def sample(self, n: int, *, device=None, dtype=None) -> torch.Tensor:
         """n samples, shape (n d)."""
-        return torch.randn(n, self.dim, device=device, dtype=dtype)
+        return batch_draw(lambda shape: torch.randn(shape, device=device, dtype=dtype), n, self.dim)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z), summed over d: (... d) → (...)."""

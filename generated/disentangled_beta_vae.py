@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
@@ -67,6 +68,30 @@ class MNISTConvDecoder(nn.Module):
         return self.layers(z)
 
 
+@dataclass
+class BatchShare:
+    """This process's rows [start, start + size) of a batch of `total`; total 0: all of it."""
+
+    start: int = 0
+    size: int = 0
+    total: int = 0
+
+
+SHARE = BatchShare()
+
+
+def batch_draw(draw: Callable[[tuple[int, ...]], torch.Tensor], rows: int, *rest: int):
+    """draw((rows, *rest)) for rows = k·b that run over a batch k times (k-major, as
+    "(k b)"); when this process holds a share of b rows of a batch of B, the rows of its share
+    out of draw((k·B, *rest)), so every process draws the same numbers."""
+    if SHARE.total == 0 or rows % SHARE.size:
+        return draw((rows, *rest))
+    k = rows // SHARE.size
+    whole = rearrange(draw((k * SHARE.total, *rest)), "(k n) ... -> k n ...", k=k)
+    share = whole[:, SHARE.start : SHARE.start + SHARE.size]
+    return rearrange(share, "k n ... -> (k n) ...")
+
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -79,8 +104,13 @@ class DiagGaussian:
 
     def rsample(self, k: int = 1) -> torch.Tensor:
         """K reparameterised samples z = μ + σ·ε, shape (k b d)."""
-        eps = torch.randn((k, *self.mean.shape), dtype=self.mean.dtype, device=self.mean.device)
-        return self.mean + torch.exp(0.5 * self.log_var) * eps
+        mean = self.mean
+        eps = batch_draw(
+            lambda shape: torch.randn(shape, dtype=mean.dtype, device=mean.device),
+            k * mean.shape[0],
+            mean.shape[1],
+        )
+        return mean + torch.exp(0.5 * self.log_var) * rearrange(eps, "(k b) d -> k b d", k=k)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log q(z), summed over d: (... b d) → (... b)."""
@@ -113,7 +143,7 @@ class StandardNormalDistribution:
 
     def sample(self, n: int, *, device=None, dtype=None) -> torch.Tensor:
         """n samples, shape (n d)."""
-        return torch.randn(n, self.dim, device=device, dtype=dtype)
+        return batch_draw(lambda shape: torch.randn(shape, device=device, dtype=dtype), n, self.dim)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z), summed over d: (... d) → (...)."""

@@ -262,7 +262,7 @@ def test_data_outside_the_decoders_range_is_refused(tmp_path):
 def test_an_interrupted_run_says_how_to_resume(tmp_path, monkeypatch):
     from gaespec.training.trainer import Trainer
 
-    def interrupted(self, x):
+    def interrupted(self, x, share=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Trainer, "train_step", interrupted)

@@ -29,6 +29,8 @@ def commands() -> list[list[str]]:
             line = line.split("  #")[0].strip()
             for part in line.split("&&"):
                 words = shlex.split(part)
+                if words and words[0].endswith("torchrun"):  # torchrun ... -m gaespec ARGS
+                    words = words[words.index("-m") + 1 :]
                 if words and words[0].endswith("gaespec"):
                     found.append(words[1:])
     return found

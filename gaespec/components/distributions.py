@@ -9,7 +9,9 @@ import math
 from dataclasses import dataclass
 
 import torch
-from einops import repeat
+from einops import rearrange, repeat
+
+from gaespec.components.noise import batch_draw
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -23,8 +25,13 @@ class DiagGaussian:
 
     def rsample(self, k: int = 1) -> torch.Tensor:
         """K reparameterised samples z = μ + σ·ε, shape (k b d)."""
-        eps = torch.randn((k, *self.mean.shape), dtype=self.mean.dtype, device=self.mean.device)
-        return self.mean + torch.exp(0.5 * self.log_var) * eps
+        mean = self.mean
+        eps = batch_draw(
+            lambda shape: torch.randn(shape, dtype=mean.dtype, device=mean.device),
+            k * mean.shape[0],
+            mean.shape[1],
+        )
+        return mean + torch.exp(0.5 * self.log_var) * rearrange(eps, "(k b) d -> k b d", k=k)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log q(z), summed over d: (... b d) → (... b)."""
@@ -54,7 +61,7 @@ class StandardNormalDistribution:
 
     def sample(self, n: int, *, device=None, dtype=None) -> torch.Tensor:
         """n samples, shape (n d)."""
-        return torch.randn(n, self.dim, device=device, dtype=dtype)
+        return batch_draw(lambda shape: torch.randn(shape, device=device, dtype=dtype), n, self.dim)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z), summed over d: (... d) → (...)."""

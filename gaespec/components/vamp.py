@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gaespec.components.distributions import DiagGaussian
+from gaespec.components.noise import batch_draw
 from gaespec.components.registry import ModuleRef, implements
 
 
@@ -28,8 +29,13 @@ class GaussianMixture:
 
     def sample(self, n: int, *, device=None, dtype=None) -> torch.Tensor:
         """n samples (n d): a component drawn uniformly for each, then its Gaussian."""
-        k = torch.randint(self.mean.shape[0], (n,), device=self.mean.device)
-        eps = torch.randn(n, self.mean.shape[1], device=self.mean.device, dtype=self.mean.dtype)
+        mean = self.mean
+        k = batch_draw(lambda shape: torch.randint(mean.shape[0], shape, device=mean.device), n)
+        eps = batch_draw(
+            lambda shape: torch.randn(shape, device=mean.device, dtype=mean.dtype),
+            n,
+            mean.shape[1],
+        )
         z = self.mean[k] + torch.exp(0.5 * self.log_var[k]) * eps
         return z.to(device=device, dtype=dtype)
 

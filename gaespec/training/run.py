@@ -25,6 +25,7 @@ from gaespec.spec.load import load_spec
 from gaespec.spec.schema import Spec
 from gaespec.spec.toml_writer import spec_toml
 from gaespec.tracking import Tracker, attach, resolve_trackers
+from gaespec.training import distributed
 from gaespec.training.state import load_state, save_state
 from gaespec.training.trainer import Trainer
 
@@ -170,7 +171,9 @@ def train(
     """Train a spec on data (default: the spec's [train] table) into the run folder `out`.
 
     With resume=True, continue the run in `out` from its last finished epoch; the result equals a
-    run that was never interrupted. `track` names experiment trackers ("tensorboard", "mlflow",
+    run that was never interrupted. Under torchrun it trains data-parallel (one process per
+    device, `batch_size` the batch of all together; gaespec.training.distributed), and rank 0
+    alone writes. `track` names experiment trackers ("tensorboard", "mlflow",
     "wandb"; see gaespec.tracking) that rank 0 feeds every epoch; they are checked first.
     """
     trackers = resolve_trackers(track)  # an unknown name or a missing package: before any work
@@ -179,7 +182,7 @@ def train(
     graph = lower(spec)
     settings = spec.train
     epochs = epochs or settings.epochs
-    device = _device(device)
+    device = distributed.local_device(_device(device))
     out = Path(out or Path("runs") / spec.model.name)
     splits = (
         data
@@ -193,6 +196,8 @@ def train(
             update={"train": settings.model_copy(update={"data": splits.source})}
         )
 
+    if distributed.environment()[2] > 1:
+        distributed.refuse_unsplittable(spec)
     torch.manual_seed(settings.seed)
     model = build(graph)
     try:
@@ -254,14 +259,15 @@ def train(
                 f"({type(error).__name__}: {error})",
                 fix="start the run again with another --out",
             ) from None
-        log(f"resuming {out} after epoch {trainer.epoch} (step {trainer.step})")
+        if main:
+            log(f"resuming {out} after epoch {trainer.epoch} (step {trainer.step})")
         try:
             environment = layout.read_json(out / layout.ENVIRONMENT)
         except RunError as error:  # it only informs: say so, and go on
             environment = {}
             log(f"note: cannot compare this environment with the run's start: {error}")
         changes = _environment_changes(environment, _environment(settings.seed, device))
-        if changes:
+        if changes and main:
             shown = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changes.items())
             log(
                 f"note: this run started in another environment ({shown}); it goes on, but its "
@@ -344,4 +350,6 @@ def train(
         ) from None
     finally:
         tracking.close(finished=tracking.epoch >= epochs)
+        if trainer.parallel:
+            trainer.parallel.close()
     return Run(out, trainer.model, metrics, splits, main)

@@ -17,15 +17,15 @@ channels_last, compile) are options of the trainer.
 from __future__ import annotations
 
 import math
-import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from tqdm.auto import tqdm
 
 from gaespec.data.streamed import StreamedSplit
 from gaespec.errors import TrainingError
+from gaespec.training.distributed import DataParallel, Share, environment
 from gaespec.training.optimizers import make_optimizer, make_scheduler
 from gaespec.training.placement import Placement
 from gaespec.training.precision import Precision
@@ -34,17 +34,19 @@ CHECK_EVERY = 50  # optimiser steps between the host's looks at the device-side 
 PROGRESS_EVERY = 1.0  # seconds between updates of the progress bar's figures (each syncs)
 
 
-def distributed_rank() -> tuple[int, int]:
-    """(rank, world size) from torchrun's environment; (0, 1) when not distributed."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
-def epoch_order(n: int, *, seed: int, epoch: int, rank: int = 0, world_size: int = 1):
-    """This rank's share of a permutation of range(n) that depends only on (seed, epoch)."""
+def epoch_order(n: int, *, seed: int, epoch: int) -> torch.Tensor:
+    """A permutation of range(n) that depends only on (seed, epoch)."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    order = torch.randperm(n, generator=generator)
-    order = order[: n - n % world_size] if world_size > 1 else order
-    return order[rank::world_size]
+    return torch.randperm(n, generator=generator)
+
+
+def batch_sizes(n: int, batch_size: int, processes: int = 1) -> list[int]:
+    """The sizes of an epoch's batches of n samples; a last batch too small to give each
+    process two samples (batch norm cannot train on one) is left out."""
+    sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+    if len(sizes) > 1 and sizes[-1] < 2 * processes:
+        sizes = sizes[:-1]
+    return sizes
 
 
 class Trainer:
@@ -53,6 +55,11 @@ class Trainer:
     Fast paths (each off by default, each an option of `[train]`): `precision` "bf16" or "fp16"
     (gaespec.training.precision), `channels_last` (conv weights and image batches in NHWC
     layout), `compile` (the encoder and decoder nets through `torch.compile`).
+
+    Under torchrun (WORLD_SIZE > 1) it trains data-parallel (gaespec.training.distributed):
+    `batch_size` is the global batch, each process takes its share of every batch, and the
+    gradients are summed over processes before each step. `parallel` is the process group to use
+    (by default one is made from torchrun's environment).
 
     Attributes:
         step: optimiser steps taken (what schedules count); epoch: epochs completed.
@@ -75,11 +82,27 @@ class Trainer:
         channels_last: bool = False,
         compile: bool = False,
         check_every: int = CHECK_EVERY,
+        parallel: DataParallel | None = None,
     ):
         self.device = torch.device(device)
+        self.world_size = parallel.world_size if parallel else environment()[2]
+        if batch_size < 2 * self.world_size:
+            raise TrainingError(
+                f"batch_size {batch_size} gives some of the {self.world_size} processes fewer "
+                "than two samples of each batch",
+                key="train.batch_size",
+                fix=f"set train.batch_size to {2 * self.world_size} or more (it is the batch of "
+                "all processes together)",
+            )
+        self.parallel = parallel or DataParallel.from_environment(self.device)
+        self.rank = self.parallel.rank if self.parallel else 0
         self.precision = Precision(precision, self.device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.to(device, memory_format=self.memory_format)
+        if self.parallel:
+            if self.device.type == "cuda":  # batch statistics over the whole batch
+                torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            self.parallel.broadcast_state(self.model)
         if compile:
             for name in ("encoder", "decoder"):
                 getattr(self.model, name).compile()
@@ -87,14 +110,6 @@ class Trainer:
         self.data = data
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
         self.select = select or self.objectives[0].name
-        self.rank, self.world_size = distributed_rank()
-        if self.world_size > 1:
-            raise TrainingError(
-                f"distributed training is not built yet: under torchrun (WORLD_SIZE="
-                f"{self.world_size}) each process would train a model of its own on its share of "
-                "the data, with nothing averaged",
-                fix="run gaespec train as one process, without torchrun",
-            )
         self.progress = progress and self.rank == 0
         self.check_every = check_every
         groups = model.parameter_groups()
@@ -111,6 +126,8 @@ class Trainer:
             for o in self.objectives
         }
         self.groups = groups
+        # every parameter an objective trains, once, in the same order on every process
+        self._parameters = list({id(p): p for g in groups.values() for p in g}.values())
         self.step = 0
         self.epoch = 0
         self.best = math.inf
@@ -193,7 +210,14 @@ class Trainer:
         if not self._values:
             return
         recent = torch.stack(self._values)
-        if bool(torch.isfinite(recent).all()):
+        finite = bool(torch.isfinite(recent).all())
+        if self.parallel and self.parallel.any(not finite) and finite:
+            raise TrainingError(
+                f"another process of the data-parallel run met a value that is not finite "
+                f"between steps {self._first_step} and {self.step} (epoch {self.epoch + 1})",
+                fix="lower the learning rate, or check the data's range",
+            )
+        if finite:
             sizes = torch.tensor(self._sizes, dtype=recent.dtype, device=recent.device)
             sums = (recent * sizes[:, None]).sum(0)
             self._sums = sums if self._sums is None else self._sums + sums
@@ -240,14 +264,24 @@ class Trainer:
         if len(self._values) >= self.check_every:
             self.check_finite()
 
-    def train_step(self, x: torch.Tensor):
-        """One optimiser step of every objective on batch x; each backward reaches only its own
-        parameter group, then every optimiser steps. Returns the model's output. Whether its
-        values are finite is looked at later (check_finite), not here."""
+    def _forward(self, x: torch.Tensor, share: Share | None):
+        """The model on batch x (this process's share of a data-parallel batch)."""
         if x.dim() == 4:
             x = x.contiguous(memory_format=self.memory_format)
+        size = len(self.data.train)
+        if share is None:
+            return self.model(x, step=self.step, epoch=self.epoch, dataset_size=size)
+        with share.drawing():
+            return self.model(x, step=self.step, epoch=self.epoch, dataset_size=size)
+
+    def train_step(self, x: torch.Tensor, share: Share | None = None):
+        """One optimiser step of every objective on batch x; each backward reaches only its own
+        parameter group, then every optimiser steps. In a data-parallel run x is this process's
+        `share` of the batch, and the gradients are the whole batch's (summed over processes)
+        before the steps. Returns the model's output. Whether its values are finite is looked at
+        later (check_finite), not here."""
         with self.precision.autocast():
-            out = self.model(x, step=self.step, epoch=self.epoch, dataset_size=len(self.data.train))
+            out = self._forward(x, share)
         self._record(out, len(x))
         names = [o.name for o in self.objectives]
         for optimizer in self.optimizers.values():
@@ -256,6 +290,8 @@ class Trainer:
             self.precision.backward(
                 out.losses[name], inputs=self.groups[name], retain_graph=j < len(names) - 1
             )
+        if self.parallel:
+            self.parallel.reduce_gradients(self._parameters, share.size / share.total)
         for name in names:
             self.precision.step(self.optimizers[name])
             if self.intervals[name] == "step":
@@ -272,16 +308,11 @@ class Trainer:
         train = self.data.train
         if self._placement is None and not isinstance(train, StreamedSplit):
             self._placement = Placement(train.x, self.device)
-        order = epoch_order(
-            len(train),
-            seed=self.seed,
-            epoch=self.epoch,
-            rank=self.rank,
-            world_size=self.world_size,
-        )
-        sizes = [len(index) for index in torch.split(order, self.batch_size)]
-        if len(sizes) > 1 and sizes[-1] == 1:
-            sizes = sizes[:-1]  # batch norm cannot train on a batch of one
+        order = epoch_order(len(train), seed=self.seed, epoch=self.epoch)
+        sizes = batch_sizes(len(train), self.batch_size, self.world_size)
+        shares: list = [None] * len(sizes)
+        if self.parallel:
+            order, sizes, shares = self.parallel.split(order, sizes)
         self._values, self._sizes, self._sums, self._seen = [], [], None, 0
         self._first_step = self.step
         bar = tqdm(
@@ -298,8 +329,8 @@ class Trainer:
             if isinstance(train, StreamedSplit)
             else self._placement.batches(order, sizes)
         )
-        for x in batches:
-            out = self.train_step(x)
+        for x, share in zip(batches, shares, strict=True):
+            out = self.train_step(x, share)
             bar.update()
             if self.progress and time.perf_counter() - shown > PROGRESS_EVERY:
                 shown = time.perf_counter()
@@ -308,6 +339,9 @@ class Trainer:
         self.check_finite()
         if self._sums is None:
             return {}
+        if self.parallel:  # the sums and counts of every process
+            self.parallel.sum(self._sums)
+            self._seen = int(self.parallel.sum(torch.tensor([self._seen], device=self.device)))
         return dict(zip(self._names, (self._sums / self._seen).tolist(), strict=True))
 
     @torch.no_grad()
@@ -315,23 +349,50 @@ class Trainer:
         """The mean of every term and objective over a split, in order, in eval mode (fp32)."""
         self.model.eval()
         sums: torch.Tensor | None = None
-        for x in split.chunks(self.eval_batch_size, self.device):
-            if x.dim() == 4:
-                x = x.contiguous(memory_format=self.memory_format)
-            out = self.model(x, step=self.step, epoch=self.epoch, dataset_size=len(self.data.train))
-            names = (*out.terms, *out.losses)
+        for x, share in self._evaluation_batches(split):
+            out = self._forward(x, share)
+            names, terms = (*out.terms, *out.losses), tuple(out.terms)
             # a term that differentiates keeps a graph even here: none is kept across batches
             values = torch.stack(
                 [v.detach().float() for v in (*out.terms.values(), *out.losses.values())]
             )
             sums = values * len(x) + (sums if sums is not None else 0.0)
-            if not bool(torch.isfinite(values).all()):
+            if not self.parallel and not bool(torch.isfinite(values).all()):
                 self._raise_non_finite(
                     dict(zip(names, values.tolist(), strict=True)),
-                    out.terms,
+                    terms,
                     f"in the evaluation after step {self.step}",
                 )
-        return dict(zip(names, (sums / len(split)).tolist(), strict=True))
+        means = (self.parallel.sum(sums) if self.parallel else sums) / len(split)
+        if self.parallel and not bool(torch.isfinite(means).all()):  # alike on every process
+            values = dict(zip(names, means.tolist(), strict=True))
+            self._raise_non_finite(values, terms, f"in the evaluation after step {self.step}")
+        return dict(zip(names, means.tolist(), strict=True))
+
+    def _evaluation_batches(self, split) -> Iterator[tuple[torch.Tensor, Share | None]]:
+        """The split in order in batches of eval_batch_size, on the device; in a data-parallel
+        run, this process's share of each (with the share)."""
+        if not self.parallel:
+            for x in split.chunks(self.eval_batch_size, self.device):
+                yield x, None
+            return
+        n = len(split)
+        if min(n, self.eval_batch_size) < self.world_size:
+            raise TrainingError(
+                f"cannot share {min(n, self.eval_batch_size)} samples of a validation batch "
+                f"between {self.world_size} processes",
+                key="train.eval_batch_size",
+                fix=f"give each evaluation batch at least {self.world_size} samples",
+            )
+        sizes = [min(self.eval_batch_size, n - i) for i in range(0, n, self.eval_batch_size)]
+        order, sizes, shares = self.parallel.split(torch.arange(n), sizes)
+        kept = [(size, share) for size, share in zip(sizes, shares, strict=True) if size]
+        sizes, shares = [size for size, _ in kept], [share for _, share in kept]
+        if isinstance(split, StreamedSplit):
+            batches = split.batches(order, sizes, self.device)
+        else:
+            batches = (x.to(self.device) for x in torch.split(split.x[order], sizes))
+        yield from zip(batches, shares, strict=True)
 
     def fit(self, epochs: int) -> None:
         """Train until `epochs` epochs are done (continuing from self.epoch after a resume)."""
@@ -339,7 +400,11 @@ class Trainer:
             started = time.perf_counter()
             train = self.train_epoch()
             self._check_state_finite()
+            if self.parallel:
+                self.parallel.average_running_statistics(self.model)
             validation = self.evaluate(self.data.validation)
+            if self.parallel:  # what every process draws next is what process 0 saves
+                self.parallel.broadcast_random_state()
             for name, scheduler in self.schedulers.items():
                 if self.intervals[name] != "epoch":
                     continue

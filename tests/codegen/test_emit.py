@@ -71,6 +71,8 @@ def test_only_the_components_used_are_written(emitted_files):
     assert defined == [
         "MNISTConvEncoder",
         "MNISTConvDecoder",
+        "BatchShare",
+        "batch_draw",
         "DiagGaussian",
         "DiagGaussianPosterior",
         "StandardNormalDistribution",

@@ -37,8 +37,8 @@ def _install(plan: str) -> None:
         n = int(where[0])
         train_step = Trainer.train_step
 
-        def counted_step(self, x):
-            out = train_step(self, x)
+        def counted_step(self, x, share=None):
+            out = train_step(self, x, share)
             count["n"] += 1
             if count["n"] == n:
                 _stop_here()

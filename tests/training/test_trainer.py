@@ -16,7 +16,7 @@ from gaespec.data import load_data
 from gaespec.errors import RunError, TrainingError
 from gaespec.graph.lower import lower
 from gaespec.training.state import load_state
-from gaespec.training.trainer import Trainer, epoch_order
+from gaespec.training.trainer import Trainer, batch_sizes, epoch_order
 
 
 def make_trainer(spec, data, **options):
@@ -166,26 +166,32 @@ def test_objectives_do_not_leak_gradients(name, digits):
             torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
 
 
-def test_torchrun_is_refused_until_distributed_training_exists(digits, monkeypatch):
-    monkeypatch.setenv("WORLD_SIZE", "2")
+def test_a_batch_too_small_to_share_between_torchruns_processes_is_refused(digits, monkeypatch):
+    """Checked before any process group is made (which would wait for the other process)."""
+    monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("RANK", "1")
     with pytest.raises(TrainingError) as caught:
-        make_trainer(tiny_spec("vae"), digits)
+        make_trainer(tiny_spec("vae", "train.batch_size=6"), digits)
     assert str(caught.value) == (
-        "distributed training is not built yet: under torchrun (WORLD_SIZE=2) each process would "
-        "train a model of its own on its share of the data, with nothing averaged; fix: run "
-        "gaespec train as one process, without torchrun"
+        "train.batch_size: batch_size 6 gives some of the 4 processes fewer than two samples of "
+        "each batch; fix: set train.batch_size to 8 or more (it is the batch of all processes "
+        "together)"
     )
 
 
-def test_epoch_order_is_a_seeded_permutation_split_per_rank():
+def test_epoch_order_is_a_seeded_permutation():
     order = epoch_order(10, seed=3, epoch=2)
     assert sorted(order.tolist()) == list(range(10))
     assert torch.equal(order, epoch_order(10, seed=3, epoch=2))
     assert not torch.equal(order, epoch_order(10, seed=3, epoch=3))
-    shares = [epoch_order(10, seed=3, epoch=2, rank=r, world_size=3) for r in range(3)]
-    assert [len(s) for s in shares] == [3, 3, 3]
-    assert len(set(torch.cat(shares).tolist())) == 9
+
+
+def test_batch_sizes_leave_out_a_last_batch_too_small_for_every_process_to_take_two():
+    assert batch_sizes(70, 32) == [32, 32, 6]
+    assert batch_sizes(65, 32) == [32, 32]  # batch norm cannot train on one sample
+    assert batch_sizes(70, 32, processes=4) == [32, 32]  # 6 cannot give 4 processes 2 each
+    assert batch_sizes(72, 32, processes=4) == [32, 32, 8]
+    assert batch_sizes(1, 32) == [1]  # the only batch stays
 
 
 SCHEDULED_AAE = (
@@ -207,11 +213,11 @@ def test_resume_ends_with_the_same_state(tmp_path, digits, monkeypatch):
     calls = {"n": 0}
     original = Trainer.train_step
 
-    def dies_in_epoch_three(self, x):
+    def dies_in_epoch_three(self, x, share=None):
         calls["n"] += 1
         if self.epoch == 2 and calls["n"] > 95:
             raise Killed
-        return original(self, x)
+        return original(self, x, share)
 
     monkeypatch.setattr(Trainer, "train_step", dies_in_epoch_three)
     with pytest.raises(Killed):
@@ -304,8 +310,8 @@ def _poison_decoder_after(monkeypatch, step: int) -> None:
     them)."""
     original = Trainer.train_step
 
-    def poisoned(self, x):
-        out = original(self, x)
+    def poisoned(self, x, share=None):
+        out = original(self, x, share)
         if self.step == step:
             with torch.no_grad():
                 for p in self.model.decoder.parameters():
@@ -475,8 +481,8 @@ def test_a_non_finite_optimiser_state_stops_before_it_is_saved(tmp_path, digits,
     steps = len(digits.train) // 32 + 1
     original = Trainer.train_step
 
-    def overflowing(self, x):
-        out = original(self, x)
+    def overflowing(self, x, share=None):
+        out = original(self, x, share)
         if self.step == steps + 3:
             weight = self.model.decoder.layers[0].weight
             self.optimizers["loss"].state[weight]["exp_avg_sq"].fill_(float("inf"))
