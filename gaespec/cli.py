@@ -18,6 +18,9 @@ import typer
 
 from gaespec.errors import GaespecError
 
+# the data sources --data takes (the names of gaespec.builtin_names.DATA_SOURCES)
+DATA_HELP = "mnist5k, sklearn_digits, mnist:DIR, cifar10:DIR, celeba:DIR, folder:DIR, x.npy"
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -206,7 +209,7 @@ def train(
     spec: Path,
     data: Annotated[
         str | None,
-        typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, cifar10:DIR, celeba:DIR, x.npy"),
+        typer.Option(help=DATA_HELP),
     ] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default: the spec's)")] = None,
     set_: SetOption = None,
@@ -266,7 +269,7 @@ def train(
         typer.echo("(no image grids: the samples are not images of shape c×h×w)")
         return
     with torch.no_grad():
-        x = run.data.test.x[:32].to(next(model.parameters()).device)
+        x = run.data.test.head(32).to(next(model.parameters()).device)
         save_grid(reconstruction_grid(x, model.reconstruct(x)), run.path / RECONSTRUCTIONS)
         torch.manual_seed(loaded.train.seed)
         save_grid(model.sample(64), run.path / SAMPLES)
@@ -390,9 +393,7 @@ def zoo(
     specs: Annotated[
         list[Path] | None, typer.Argument(help="Specs (default: every spec in specs/models)")
     ] = None,
-    data: Annotated[
-        str, typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, cifar10:DIR, celeba:DIR, x.npy")
-    ] = "mnist5k",
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "mnist5k",
     epochs: Annotated[int, typer.Option(min=1, help="Epochs for every spec")] = 5,
     set_: SetOption = None,
     out: Annotated[Path, typer.Option(help="Folder of the runs, one per spec")] = Path("runs/zoo"),
@@ -425,9 +426,7 @@ def bench(
     models: Annotated[
         str | None, typer.Option(help="Comma-separated specs (default: every built-in spec)")
     ] = None,
-    data: Annotated[
-        str, typer.Option(help="mnist5k, sklearn_digits, mnist:DIR, cifar10:DIR, celeba:DIR")
-    ] = "mnist5k",
+    data: Annotated[str, typer.Option(help=DATA_HELP.removesuffix(", x.npy"))] = "mnist5k",
     nets: Annotated[
         str, typer.Option(help="spec (each spec's own nets), convnet or resnet (Pythae's)")
     ] = "spec",

@@ -26,7 +26,7 @@ FID_SAMPLES = 1000  # the default n of FID, KID and IS: the floor at n = 1,000 i
 def _reference(data: DataSplits, split: str, n: int, *, progress: bool):
     from gaespec.metrics import reference_features
 
-    x = getattr(data, split).x[:n]
+    x = getattr(data, split).head(n)
     return reference_features(x, f"{data.source}:{split}", progress=progress)
 
 
@@ -46,7 +46,7 @@ def fidelity(images, data: DataSplits, split: str, metrics: Sequence[str], *, pr
 
 def reconstruction_fid(model, data: DataSplits, split: str, n: int = FID_SAMPLES, **options):
     """FID of the reconstructions of the split's first n images against those images."""
-    x = getattr(data, split).x[:n]
+    x = getattr(data, split).head(n)
     return fidelity(reconstructions(model, x), data, split, ("fid",), **options)["fid"]
 
 
@@ -78,7 +78,7 @@ def fid_floor(data: DataSplits, split: str, n: int = FID_SAMPLES, *, progress=Tr
     from gaespec.metrics import fidelity_metrics, reference_features
 
     n = min(n, len(data.train), len(getattr(data, split)))
-    train = reference_features(data.train.x[:n], f"{data.source}:train", progress=progress)
+    train = reference_features(data.train.head(n), f"{data.source}:train", progress=progress)
     result = fidelity_metrics(train, _reference(data, split, n, progress=progress), ("fid",))
     return dataclasses.asdict(result["fid"])
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from einops import rearrange
 
+from gaespec.data.crop import center_box
 from gaespec.errors import DataError
 
 IMAGES = "img_align_celeba"
@@ -136,10 +137,7 @@ def read_image(path: Path) -> np.ndarray:
                     "in-the-wild img_celeba)",
                     fix=_get_files(IMAGES) + " again",
                 )
-            width, height = image.size
-            left = int(round((width - CROP) / 2.0))  # as torchvision's center_crop rounds
-            top = int(round((height - CROP) / 2.0))
-            square = image.convert("RGB").crop((left, top, left + CROP, top + CROP))
+            square = image.convert("RGB").crop(center_box(*image.size, CROP))
             small = square.resize((SIZE, SIZE), Image.Resampling.BILINEAR)
     except (OSError, UnidentifiedImageError, SyntaxError) as error:  # truncated or not an image
         raise DataError(

@@ -28,6 +28,7 @@ import numpy as np
 from einops import rearrange
 
 from gaespec.data.checks import shape_text
+from gaespec.data.crop import center_box
 from gaespec.data.sources import Raw, _count, _flag, source
 from gaespec.data.streamed import Stream
 from gaespec.errors import DataError
@@ -95,10 +96,7 @@ class ImageOptions:
         offsets rounded as torchvision's center_crop rounds them."""
         if self.crop == "none":
             return None
-        side = min(width, height)
-        left = int(round((width - side) / 2.0))
-        top = int(round((height - side) / 2.0))
-        return left, top, left + side, top + side
+        return center_box(width, height, min(width, height))
 
     def shape(self, width: int, height: int) -> tuple[int, int, int]:
         """The (C, H, W) of the sample made from an upright image of `width`×`height`."""
