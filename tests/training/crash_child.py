@@ -25,6 +25,7 @@ from gaespec.training.trainer import Trainer
 
 
 def _stop_here() -> None:
+    print(f"PID {os.getpid()}", flush=True)  # under torchrun: the process to kill
     print("CRASHPOINT", flush=True)
     time.sleep(600)
     raise SystemExit("crash_child: nobody killed this process")

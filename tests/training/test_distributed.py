@@ -111,7 +111,6 @@ def _torchrun(out: Path, cwd: Path, *extra: str, crash_at: str | None = None) ->
         text=True,
         cwd=cwd,
         env=_environment(crash_at),
-        start_new_session=True,  # its own process group, killed as one
     )
 
 
@@ -141,15 +140,16 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     killed = _torchrun(
         root / "killed", root, crash_at=f"step:{STEPS_PER_EPOCH + 20}"
     )  # both processes stop there, in epoch 2, after epoch 1 was saved
-    stopped = 0
+    workers = []  # torchrun starts each in a session of its own: each is killed itself
     for line in killed.stdout:
-        stopped += line.strip() == "CRASHPOINT"
-        if stopped == 2:
-            os.killpg(killed.pid, signal.SIGKILL)
+        if line.startswith("PID "):
+            workers.append(int(line.split()[1]))
+        if len(workers) == 2:
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
             break
-    killed.wait(timeout=60)
-    killed.stdout.close()
-    assert stopped == 2, "the two processes never reached their crash point"
+    killed.communicate(timeout=60)  # torchrun sees its workers die and exits
+    assert len(workers) == 2, "the two processes never reached their crash point"
     (root / "resumed.log").write_text(
         _finish(_torchrun(root / "killed", root, "--resume")), encoding="utf-8"
     )
