@@ -8,8 +8,8 @@ implementation registry.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from os import PathLike
 
@@ -26,7 +26,7 @@ from gaespec.graph.model_graph import ModelGraph
 from gaespec.graph.program import RUNTIME, Call
 from gaespec.inference import evaluating
 from gaespec.spec.load import load_spec
-from gaespec.spec.loss import evaluate, free_names
+from gaespec.spec.loss import evaluate
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.schema import Spec
 
@@ -50,6 +50,20 @@ class ModelOutput:
     def loss(self) -> torch.Tensor:
         """The first objective's total."""
         return next(iter(self.losses.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    """A call of the program with what it names looked up: `fold` (per_sample, for a folded
+    call) calls `callee` on its reads and then `modules`, under `grad` (torch.enable_grad or
+    torch.no_grad; None: the mode as it is), `roots` made differentiable first."""
+
+    call: Call
+    fold: Callable | None
+    callee: Callable
+    modules: tuple[nn.Module, ...]
+    grad: Callable[[], object] | None
+    roots: tuple[str, ...]
 
 
 def _dry_run(net: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
@@ -100,8 +114,8 @@ class ComposedModel(nn.Module):
         self.terms = {
             name: self._make(made, spec_key(spec, name)) for name, made in wiring.terms().items()
         }
-        read = set().union(*(free_names(o.loss) for o in graph.objectives))
-        self._logged = graph.program.unread_terms(read)
+        self._logged = graph.logged_terms
+        self._term_names = tuple(call.writes[0] for call in graph.program.terms)
         for name, term in self.terms.items():
             if isinstance(term, nn.Module) and any(True for _ in term.parameters()):
                 raise spec.error(
@@ -150,37 +164,93 @@ class ComposedModel(nn.Module):
 
     # -- the program --------------------------------------------------------------------------
 
-    def _callee(self, call: Call):
-        if call.builtin:
-            return functools.partial(builtin_op(call.callee), self)
-        return self.terms[call.callee] if call.term else getattr(self, call.callee)
+    def __setattr__(self, name: str, value) -> None:
+        if name != "training":  # a module or a term replaced: its bound calls are stale
+            self.__dict__.pop("_plans", None)
+        super().__setattr__(name, value)
 
-    def _grad_mode(self, call: Call):
-        """Gradients on for a call that a term differentiates through, off for a term only
-        logged (its value is the same, its graph would be built for nothing), else as it is."""
+    def __delattr__(self, name: str) -> None:
+        self.__dict__.pop("_plans", None)
+        super().__delattr__(name)
+
+    def add_module(self, name: str, module: nn.Module | None) -> None:
+        self.__dict__.pop("_plans", None)
+        super().add_module(name, module)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_plans", None)  # bound to these modules; a copy binds its own
+        return state
+
+    def _bind(self, call: Call) -> _Bound:
+        """`call` with its callee and modules looked up and its grad mode chosen, once."""
+        if call.builtin:
+            callee = functools.partial(builtin_op(call.callee), self)
+        else:
+            callee = self.terms[call.callee] if call.term else getattr(self, call.callee)
+        # gradients on for a call that a term differentiates through, off for a term only
+        # logged (its value is the same, its graph would be built for nothing), else as it is
         if call.grad:
-            return torch.enable_grad()
-        if call.term and call.writes[0] in self._logged:
-            return torch.no_grad()
-        return contextlib.nullcontext()
+            grad = torch.enable_grad
+        elif call.term and call.writes[0] in self._logged:
+            grad = torch.no_grad
+        else:
+            grad = None
+        roots = self.graph.program.grad_roots
+        return _Bound(
+            call,
+            per_sample if call.folded else None,
+            callee,
+            tuple(getattr(self, m) for m in call.modules),
+            grad,
+            tuple(roots.intersection(call.reads)) if call.grad else (),
+        )
+
+    def _plan(self, key: tuple[str, str] | None) -> tuple[_Bound, ...]:
+        """The bound calls of the whole program (key None) or of the slice from role key[0] to
+        role key[1], bound on first use and again after a module or a term is replaced."""
+        plans = self.__dict__.setdefault("_plans", {})
+        plan = plans.get(key)
+        if plan is None:
+            program = self.graph.program
+            calls = program.calls if key is None else program.generative(*key)
+            plan = plans[key] = tuple(self._bind(call) for call in calls)
+        return plan
 
     def interpret(self, calls: tuple[Call, ...], t: dict[str, object]) -> dict[str, object]:
         """Run `calls` in order on the tensors in `t` (by name), adding what each writes."""
-        roots = self.graph.program.grad_roots
-        for call in calls:
-            with self._grad_mode(call):
-                for name in roots.intersection(call.reads) if call.grad else ():
-                    t[name] = differentiable(t[name])
-                args = [*(t[n] for n in call.reads), *(getattr(self, m) for m in call.modules)]
-                callee = self._callee(call)
-                try:
-                    out = per_sample(callee, *args) if call.folded else callee(*args)
-                except (TypeError, ValueError, RuntimeError, IndexError) as error:
-                    if call.key is None:  # the default program's own: a fault of gaespec
-                        raise
-                    raise self._call_error(call, error) from error
-            t.update(zip(call.writes, out if len(call.writes) > 1 else (out,), strict=True))
+        return self._run(tuple(self._bind(call) for call in calls), t)
+
+    def _run(self, plan: tuple[_Bound, ...], t: dict[str, object]) -> dict[str, object]:
+        """Run the bound calls of `plan` in order on the tensors in `t`, adding what each
+        writes."""
+        for bound in plan:
+            if bound.grad is None:
+                out = self._call(bound, t)
+            else:
+                with bound.grad():
+                    for name in bound.roots:
+                        t[name] = differentiable(t[name])
+                    out = self._call(bound, t)
+            writes = bound.call.writes
+            if len(writes) == 1:
+                t[writes[0]] = out
+            else:
+                t.update(zip(writes, out, strict=True))
         return t
+
+    def _call(self, bound: _Bound, t: dict[str, object]):
+        """One bound call on the tensors it reads from `t`; what it returns."""
+        call = bound.call
+        args = [t[n] for n in call.reads]
+        try:
+            if bound.fold is not None:
+                return bound.fold(bound.callee, *args, *bound.modules)
+            return bound.callee(*args, *bound.modules)
+        except (TypeError, ValueError, RuntimeError, IndexError) as error:
+            if call.key is None:  # the default program's own: a fault of gaespec
+                raise
+            raise self._call_error(call, error) from error
 
     def _call_error(self, call: Call, error: Exception) -> GaespecError:
         """A call that the spec asked for failed in torch: say which, on what, and why."""
@@ -195,8 +265,7 @@ class ComposedModel(nn.Module):
     def _slice(self, given: str, wanted: str, value) -> object:
         """Run the part of the program that computes role `wanted` from role `given`."""
         program = self.graph.program
-        calls = program.generative(given, wanted)
-        return self.interpret(calls, {program[given]: value})[program[wanted]]
+        return self._run(self._plan((given, wanted)), {program[given]: value})[program[wanted]]
 
     def encode(self, x: torch.Tensor):
         """q(z|x) for a batch x (b ...): a distribution with `.mean` (b d) and `rsample(k)`."""
@@ -233,8 +302,8 @@ class ComposedModel(nn.Module):
         of `epoch`, with `dataset_size` training examples in all (for the terms that read it)."""
         program = self.graph.program
         t = {program["data"]: x, **dict(zip(RUNTIME, (step, epoch, dataset_size), strict=True))}
-        t = self.interpret(program.calls, t)
-        terms = {call.writes[0]: t[call.writes[0]] for call in program.terms}
+        t = self._run(self._plan(None), t)
+        terms = {name: t[name] for name in self._term_names}
         env = self.values(terms, step=step, epoch=epoch)
         losses = {o.name: evaluate(o.loss, env, step=step) for o in self.graph.objectives}
         return ModelOutput(terms, losses, t)

@@ -356,7 +356,8 @@ class BetaTcVAE(nn.Module):
         z = q.rsample(self.samples)
         x_hat = per_sample(self.decoder, z)
         recon = self.recon(x, x_hat)
-        kl = self.kl(q, self.prior)
+        with torch.no_grad():
+            kl = self.kl(q, self.prior)
         mi = self.mi(q, z, dataset_size)
         tc = self.tc(q, z, dataset_size)
         dim_kl = self.dim_kl(q, z, dataset_size, self.prior)

@@ -301,8 +301,9 @@ class IWAE(nn.Module):
         q = self.posterior(h)
         z = q.rsample(self.samples)
         x_hat = per_sample(self.decoder, z)
-        recon = self.recon(x, x_hat)
-        kl = self.kl(q, self.prior)
+        with torch.no_grad():
+            recon = self.recon(x, x_hat)
+            kl = self.kl(q, self.prior)
         bound = self.bound(x, x_hat, q, z, self.prior)
         terms = {"recon": recon, "kl": kl, "bound": bound}
         losses = {"loss": bound}

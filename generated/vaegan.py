@@ -356,7 +356,8 @@ class Vaegan(nn.Module):
         d_x_hat, d_x_hat_features = per_sample(self.discriminator, x_hat)
         x_p = per_sample(self.decoder, z_p)
         d_x_p, d_x_p_features = per_sample(self.discriminator, x_p)
-        recon = self.recon(x, x_hat)
+        with torch.no_grad():
+            recon = self.recon(x, x_hat)
         kl = self.kl(q, self.prior)
         feature_recon = self.feature_recon(d_x_features, d_x_hat_features)
         gan = self.gan(d_x, d_x_hat, d_x_p)

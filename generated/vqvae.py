@@ -381,7 +381,8 @@ class VQVAE(nn.Module):
         recon = self.recon(x, x_hat)
         codebook_loss = self.codebook_loss(z, codebook_codes)
         commitment = self.commitment(z, codebook_codes)
-        perplexity = self.perplexity(codebook_indices)
+        with torch.no_grad():
+            perplexity = self.perplexity(codebook_indices)
         terms = {
             "recon": recon,
             "codebook_loss": codebook_loss,

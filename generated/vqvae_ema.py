@@ -411,7 +411,8 @@ class VQVAEEma(nn.Module):
         x_hat = per_sample(self.decoder, z_q)
         recon = self.recon(x, x_hat)
         commitment = self.commitment(z, codebook_codes)
-        perplexity = self.perplexity(codebook_indices)
+        with torch.no_grad():
+            perplexity = self.perplexity(codebook_indices)
         terms = {"recon": recon, "commitment": commitment, "perplexity": perplexity}
         losses = {"loss": recon + self.beta * commitment}
         return Output(terms, losses)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import pytest
 import torch
 from tiny import tiny_spec
@@ -158,3 +160,29 @@ def test_user_nets_replace_nets_the_spec_could_not_build():
     model = gaespec.build(spec, encoder=Encoder(), decoder=Decoder())
     assert model(torch.rand(3, 1, 8, 8)).loss.isfinite()
     assert model.posterior.mean.in_features == 12
+
+
+def test_the_calls_bound_once_follow_what_the_model_holds():
+    """The program's calls are looked up once; after a move to float64, in a deep copy whose
+    decoder is zeroed, and after the decoder is replaced, each model runs its own modules."""
+
+    class Half(nn.Module):
+        def forward(self, z):
+            return torch.full((len(z), 1, 8, 8), 0.5, dtype=z.dtype)
+
+    model = gaespec.build(tiny_spec("ae"))
+    x = torch.rand(3, 1, 8, 8, dtype=torch.float64)
+    recon = model(x.float()).terms["recon"]
+    model.to(torch.float64)
+    moved = model(x).terms["recon"]
+    assert moved.dtype == torch.float64
+    torch.testing.assert_close(moved, recon.double(), rtol=1e-5, atol=0)
+    copy = deepcopy(model)
+    with torch.no_grad():
+        for p in copy.decoder.parameters():
+            p.zero_()  # x̂ = sigmoid(0) = 0.5 everywhere
+    half = ((x - 0.5) ** 2).sum((1, 2, 3)).mean()
+    assert torch.equal(copy(x).terms["recon"], half)
+    assert torch.equal(model(x).terms["recon"], moved)
+    model.decoder = Half()
+    assert torch.equal(model(x).terms["recon"], half)

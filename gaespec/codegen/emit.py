@@ -41,7 +41,7 @@ from gaespec.graph.model_graph import ModelGraph
 from gaespec.graph.program import RUNTIME, RUNTIME_ARGUMENTS, Call
 from gaespec.nets import get_arch, is_import_path, net_kwargs
 from gaespec.spec.load import load_spec
-from gaespec.spec.loss import called, free_names, to_python
+from gaespec.spec.loss import called, to_python
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.schema import Spec
 from gaespec.spec.vocabulary import is_custom
@@ -368,20 +368,30 @@ class Printer:
         return f"{writes} = {callee}({', '.join(reads)})"
 
 
-def _print_calls(printer: Printer, calls, roots: frozenset[str]) -> list[str]:
-    """The calls, one line each; a run of calls that need gradients goes under
-    `torch.enable_grad()`, the tensors they differentiate by made differentiable first."""
+def _print_calls(printer: Printer, calls, roots: frozenset[str], logged=frozenset()) -> list[str]:
+    """The calls, one line each, as the composed model runs them: a run of calls that need
+    gradients goes under `torch.enable_grad()`, the tensors they differentiate by made
+    differentiable first; a run of terms only `logged` (no objective reads them) under
+    `torch.no_grad()`, which leaves their values and builds no graph for them."""
     lines: list[str] = []
+    block = None  # the `with` statement the last line is in
     for call in calls:
-        if not call.grad:
+        if call.grad:
+            mode = "torch.enable_grad()"
+        elif call.term and call.writes[0] in logged:
+            mode = "torch.no_grad()"
+        else:
+            mode = None
+        if mode is None:
             lines.append(printer.call(call))
-            continue
-        if not lines or not lines[-1].startswith("    ") or lines[-1] == "":
-            lines.append("with torch.enable_grad():")
-        for name in sorted(roots.intersection(call.reads)):
-            local = printer.emitter.locals[name]
-            lines.append(f"    {local} = differentiable({local})")
-        lines.append("    " + printer.call(call))
+        else:
+            if mode != block:
+                lines.append(f"with {mode}:")
+            for name in sorted(roots.intersection(call.reads)) if call.grad else ():
+                local = printer.emitter.locals[name]
+                lines.append(f"    {local} = differentiable({local})")
+            lines.append("    " + printer.call(call))
+        block = mode
     return lines
 
 
@@ -448,7 +458,7 @@ def _copied_objects(parts: Parts, program) -> list[object]:
 
 def _named_schedules(graph: ModelGraph) -> list[str]:
     """The named schedules that some objective's loss reads, in spec order."""
-    read = set().union(*(free_names(o.loss) for o in graph.objectives))
+    read = graph.read
     return [name for name in graph.spec.schedules if name in read]
 
 
@@ -584,7 +594,7 @@ def emit(spec_or_graph: Spec | ModelGraph | str | PathLike, *, source: str | Non
                 f"return {reconstruction}[0]",
             ]
         ),
-        forward=_lines(_print_calls(printer, program.calls, roots)),
+        forward=_lines(_print_calls(printer, program.calls, roots, graph.logged_terms)),
         term_names=[(literal(n, "terms"), emitter.locals[n]) for n in spec.terms],
         losses=losses,
         methods=methods,

@@ -13,6 +13,7 @@ from typing import Any
 import networkx as nx
 
 from gaespec.graph.program import Program
+from gaespec.spec.loss import free_names
 from gaespec.spec.schema import Spec
 
 
@@ -54,6 +55,17 @@ class ModelGraph:
     def name(self) -> str:
         """The model's name."""
         return self.spec.model.name
+
+    @property
+    def read(self) -> set[str]:
+        """Every name (term, param, schedule) some objective's loss reads."""
+        return set().union(*(free_names(o.loss) for o in self.objectives))
+
+    @property
+    def logged_terms(self) -> frozenset[str]:
+        """The terms that no objective's loss depends on: only logged, so computed without a
+        graph (by the composed model and by the emitted file alike)."""
+        return self.program.unread_terms(self.read)
 
     def nodes(self, role: str) -> list[str]:
         """Names of the nodes of one role, in insertion order."""

@@ -258,8 +258,8 @@ class Trainer:
         if not self._names:
             self._term_names = tuple(out.terms)
             self._names = (*out.terms, *out.losses)
-        values = (*out.terms.values(), *out.losses.values())
-        self._values.append(torch.stack([v.detach().float() for v in values]))
+        with torch.no_grad():  # one row, no graph: nothing to detach
+            self._values.append(torch.stack((*out.terms.values(), *out.losses.values())).float())
         self._sizes.append(n)
         if len(self._values) >= self.check_every:
             self.check_finite()
@@ -330,11 +330,12 @@ class Trainer:
             else self._placement.batches(order, sizes)
         )
         for x, share in zip(batches, shares, strict=True):
-            out = self.train_step(x, share)
+            # the step's intermediate tensors go now, not after the next step has made its own
+            losses = self.train_step(x, share).losses
             bar.update()
             if self.progress and time.perf_counter() - shown > PROGRESS_EVERY:
                 shown = time.perf_counter()
-                bar.set_postfix({k: f"{v.item():.4g}" for k, v in out.losses.items()})
+                bar.set_postfix({k: f"{v.item():.4g}" for k, v in losses.items()})
         bar.close()
         self.check_finite()
         if self._sums is None:

@@ -68,6 +68,10 @@ def test_same_terms_losses_and_gradients(name, emitted_files):
         assert relative_difference(ours.terms[key], theirs.terms[key]) < TOLERANCE, key
     for key in theirs.losses:
         assert relative_difference(ours.losses[key], theirs.losses[key]) < TOLERANCE, key
+    # a term only logged (IWAE's recon and kl, VQ-VAE's perplexity) has no graph in either
+    assert {k: v.requires_grad for k, v in ours.terms.items()} == {
+        k: v.requires_grad for k, v in theirs.terms.items()
+    }
 
     names = [n for n, _ in composed.named_parameters()]
     params_c = dict(composed.named_parameters())

@@ -414,7 +414,8 @@ class StackedVq(nn.Module):
         recon = self.recon(x, x_hat)
         codebook_loss = self.codebook_loss(z_a, codebook_codes)
         commitment = self.commitment(z_a, codebook_codes)
-        perplexity = self.perplexity(codebook_indices)
+        with torch.no_grad():
+            perplexity = self.perplexity(codebook_indices)
         codebook_a = self.codebook_a(z, first_codes)
         commitment_a = self.commitment_a(z, first_codes)
         terms = {
