@@ -279,15 +279,29 @@ def cli(args, device, log) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sections", default=",".join(SECTIONS))
-    parser.add_argument("--models", default=",".join(cols.hand_written.NAMES))
-    parser.add_argument("--nets", default=",".join(cols.hand_written.NETS))
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--fast-epochs", type=int, default=2)
-    parser.add_argument("--inception-images", type=int, default=100)
-    parser.add_argument("--no-memory", dest="memory", action="store_false")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS)
+    )
+    parser.add_argument(
+        "--models", default=",".join(cols.hand_written.NAMES), help="specs of the tax table"
+    )
+    parser.add_argument(
+        "--nets", default=",".join(cols.hand_written.NETS), help="nets of the tax table"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timed rounds")
+    parser.add_argument("--batch-size", type=int, default=64, help="training batch")
+    parser.add_argument(
+        "--fast-epochs", type=int, default=2, help="epochs before each fast path's test MSE"
+    )
+    parser.add_argument(
+        "--inception-images", type=int, default=100, help="images the Inception speed is timed on"
+    )
+    parser.add_argument(
+        "--no-memory", dest="memory", action="store_false", help="skip the peak-memory probes"
+    )
+    parser.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda"
+    )
     parser.add_argument("--out", type=Path, help="also write the tables to this markdown file")
     parser.add_argument("--memory-probe", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
