@@ -59,9 +59,33 @@ def flops_per_step(step, x: torch.Tensor) -> int:
     return counter.get_total_flops()
 
 
+def _status_mb(field: str) -> float | None:
+    """A memory figure of /proc/self/status (VmRSS, VmHWM) in MB; None off Linux."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss() -> float:
+    """Start counting this process's peak resident memory from now (Linux: VmHWM reset through
+    /proc/self/clear_refs), so that loading data before does not hide what comes after; the
+    resident memory now, in MB."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    now = _status_mb("VmRSS")
+    return now if now is not None else peak_rss_mb()
+
+
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory since it started or since reset_peak_rss, in MB."""
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def command_seconds(args: list[str], repeats: int = 5, cwd: Path | None = None) -> float:

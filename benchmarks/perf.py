@@ -88,19 +88,14 @@ def shown_ratio(r: tuple[float, float, float]) -> str:
 
 def peak_memory(name: str, net: str, column: str, batch_size: int, device) -> float:
     """Peak memory (MB) of training `column` for a few steps: on a GPU, the most allocated; on a
-    CPU, a fresh process's peak resident memory above one that only imported the same."""
+    CPU, a fresh process's peak resident memory above what it held before building."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         built = _build(column, name, net, digits(3 * batch_size).to(device), batch_size, device)
         built.epoch()
         return torch.cuda.max_memory_allocated(device) / 2**20
     probe = [sys.executable, __file__, "--memory-probe", name, net, column, str(batch_size)]
-    base = [sys.executable, __file__, "--memory-probe", name, net, "none", str(batch_size)]
-    peak, floor = (
-        float(subprocess.run(p, check=True, capture_output=True, text=True).stdout)
-        for p in (probe, base)
-    )
-    return peak - floor
+    return float(subprocess.run(probe, check=True, capture_output=True, text=True).stdout)
 
 
 def _build(column: str, name, net, x, batch_size, device, **fast) -> cols.Column:
@@ -112,11 +107,12 @@ def _build(column: str, name, net, x, batch_size, device, **fast) -> cols.Column
 
 
 def memory_probe(name: str, net: str, column: str, batch_size: int) -> None:
-    """(A child process) build `column` and train it 3 steps; print the peak RSS in MB."""
+    """(A child process) build `column` and train it 3 steps; print the peak resident memory
+    it took, in MB, above the process's with torch imported and the data loaded."""
     x = digits(3 * batch_size)
-    if column != "none":
-        _build(column, name, net, x, batch_size, torch.device("cpu")).epoch()
-    print(machine.peak_rss_mb())
+    before = machine.reset_peak_rss()
+    _build(column, name, net, x, batch_size, torch.device("cpu")).epoch()
+    print(machine.peak_rss_mb() - before)
 
 
 def tax(args, device, log) -> list[str]:
