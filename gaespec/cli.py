@@ -228,7 +228,8 @@ def train(
     ] = None,
 ) -> None:
     """Train a spec; writes the run folder, then its training curves, samples and
-    reconstructions of test images."""
+    reconstructions of test images. Under torchrun (`torchrun --nproc-per-node N -m gaespec
+    train ...`) it trains data-parallel, the spec's batch shared by the N processes."""
     import torch
 
     from gaespec.images import reconstruction_grid, save_grid
