@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import tomllib
 import zlib
 from pathlib import Path
@@ -45,6 +46,10 @@ def offline(tmp_path, monkeypatch):
         monkeypatch.setenv(name, "true")
 
 
+class Incomplete(Exception):
+    """The log ends inside a record: wandb's service has not written all of it yet."""
+
+
 def records(path: Path) -> list:
     """The records of a .wandb transaction log: after a 7-byte header (':W&B', 0xBEE1, version 0),
     LevelDB's log format: 32 KiB blocks of chunks, each a 7-byte header (CRC-32 of its type and
@@ -59,6 +64,8 @@ def records(path: Path) -> list:
             continue
         checksum, length, kind = struct.unpack("<IHB", data[at : at + 7])
         chunk = data[at + 7 : at + 7 + length]
+        if len(chunk) < length:
+            raise Incomplete(f"{path}: a record cut short at byte {at}")
         assert checksum == zlib.crc32(chunk, zlib.crc32(bytes([kind]))), f"damaged at {at}"
         at += 7 + length
         pending += chunk
@@ -74,9 +81,22 @@ def _key(item) -> str | tuple[str, ...]:
 
 def read_offline_run(folder: Path) -> dict:
     """An offline run's id, config, history (one dict per logged step), summary and exit code."""
+    import wandb
+
+    # run.finish() may return before wandb's service has written the log's last bytes (seen in
+    # CI: a record cut short); the service closes the log when it ends
+    wandb.teardown()
     (log,) = folder.glob("run-*.wandb")
+    for _ in range(300):
+        try:
+            found = records(log)
+            break
+        except Incomplete:
+            time.sleep(0.1)
+    else:
+        found = records(log)
     run = {"config": {}, "history": [], "summary": {}, "exit_code": None}
-    for record in records(log):
+    for record in found:
         kind = record.WhichOneof("record_type")
         if kind == "run":
             run["id"] = record.run.run_id

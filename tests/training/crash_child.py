@@ -25,8 +25,10 @@ from gaespec.training.trainer import Trainer
 
 
 def _stop_here() -> None:
-    print(f"PID {os.getpid()}", flush=True)  # under torchrun: the process to kill
-    print("CRASHPOINT", flush=True)
+    # one write of both lines: under torchrun the two processes share the pipe, and print's
+    # separate writes of a text and its newline would interleave with the other process's
+    sys.stdout.flush()
+    os.write(sys.stdout.fileno(), f"PID {os.getpid()}\nCRASHPOINT\n".encode())
     time.sleep(600)
     raise SystemExit("crash_child: nobody killed this process")
 

@@ -5,6 +5,7 @@ be split is refused."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,9 +142,8 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         root / "killed", root, crash_at=f"step:{STEPS_PER_EPOCH + 20}"
     )  # both processes stop there, in epoch 2, after epoch 1 was saved
     workers = []  # torchrun starts each in a session of its own: each is killed itself
-    for line in killed.stdout:
-        if line.startswith("PID "):
-            workers.append(int(line.split()[1]))
+    for line in killed.stdout:  # each process's "PID N", wherever it lies in the line
+        workers += [int(pid) for pid in re.findall(r"PID (\d+)", line)]
         if len(workers) == 2:
             for pid in workers:
                 os.kill(pid, signal.SIGKILL)
