@@ -26,7 +26,7 @@ from gaespec.graph.model_graph import ModelGraph
 from gaespec.graph.program import RUNTIME, Call
 from gaespec.inference import evaluating
 from gaespec.spec.load import load_spec
-from gaespec.spec.loss import evaluate
+from gaespec.spec.loss import compile_loss
 from gaespec.spec.schedules import SCHEDULES
 from gaespec.spec.schema import Spec
 
@@ -54,16 +54,18 @@ class ModelOutput:
 
 @dataclass(frozen=True, slots=True)
 class _Bound:
-    """A call of the program with what it names looked up: `fold` (per_sample, for a folded
-    call) calls `callee` on its reads and then `modules`, under `grad` (torch.enable_grad or
-    torch.no_grad; None: the mode as it is), `roots` made differentiable first."""
+    """A call of the program with what it names looked up: `fn` (the callee, or per_sample
+    around it for a folded call) takes its `reads` and then `modules`, under `grad`
+    (torch.enable_grad or torch.no_grad; None: the mode as it is), `roots` made differentiable
+    first; it returns `write` (None: a tuple of the call's writes)."""
 
     call: Call
-    fold: Callable | None
-    callee: Callable
+    fn: Callable
+    reads: tuple[str, ...]
     modules: tuple[nn.Module, ...]
     grad: Callable[[], object] | None
     roots: tuple[str, ...]
+    write: str | None
 
 
 def _dry_run(net: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
@@ -116,6 +118,8 @@ class ComposedModel(nn.Module):
         }
         self._logged = graph.logged_terms
         self._term_names = tuple(call.writes[0] for call in graph.program.terms)
+        self._data = graph.program["data"]
+        self._losses = tuple((o.name, compile_loss(o.loss)) for o in graph.objectives)
         for name, term in self.terms.items():
             if isinstance(term, nn.Module) and any(True for _ in term.parameters()):
                 raise spec.error(
@@ -199,11 +203,12 @@ class ComposedModel(nn.Module):
         roots = self.graph.program.grad_roots
         return _Bound(
             call,
-            per_sample if call.folded else None,
-            callee,
+            functools.partial(per_sample, callee) if call.folded else callee,
+            call.reads,
             tuple(getattr(self, m) for m in call.modules),
             grad,
             tuple(roots.intersection(call.reads)) if call.grad else (),
+            call.writes[0] if len(call.writes) == 1 else None,
         )
 
     def _plan(self, key: tuple[str, str] | None) -> tuple[_Bound, ...]:
@@ -223,34 +228,26 @@ class ComposedModel(nn.Module):
 
     def _run(self, plan: tuple[_Bound, ...], t: dict[str, object]) -> dict[str, object]:
         """Run the bound calls of `plan` in order on the tensors in `t`, adding what each
-        writes."""
-        for bound in plan:
-            if bound.grad is None:
-                out = self._call(bound, t)
-            else:
-                with bound.grad():
-                    for name in bound.roots:
-                        t[name] = differentiable(t[name])
-                    out = self._call(bound, t)
-            writes = bound.call.writes
-            if len(writes) == 1:
-                t[writes[0]] = out
-            else:
-                t.update(zip(writes, out, strict=True))
-        return t
-
-    def _call(self, bound: _Bound, t: dict[str, object]):
-        """One bound call on the tensors it reads from `t`; what it returns."""
-        call = bound.call
-        args = [t[n] for n in call.reads]
+        writes. A call that the spec asked for and that fails in torch is named."""
+        bound = None
         try:
-            if bound.fold is not None:
-                return bound.fold(bound.callee, *args, *bound.modules)
-            return bound.callee(*args, *bound.modules)
+            for bound in plan:
+                if bound.grad is None:
+                    out = bound.fn(*[t[n] for n in bound.reads], *bound.modules)
+                else:
+                    with bound.grad():
+                        for name in bound.roots:
+                            t[name] = differentiable(t[name])
+                        out = bound.fn(*[t[n] for n in bound.reads], *bound.modules)
+                if bound.write is not None:
+                    t[bound.write] = out
+                else:
+                    t.update(zip(bound.call.writes, out, strict=True))
         except (TypeError, ValueError, RuntimeError, IndexError) as error:
-            if call.key is None:  # the default program's own: a fault of gaespec
+            if bound is None or bound.call.key is None:  # the default program's: gaespec's fault
                 raise
-            raise self._call_error(call, error) from error
+            raise self._call_error(bound.call, error) from error
+        return t
 
     def _call_error(self, call: Call, error: Exception) -> GaespecError:
         """A call that the spec asked for failed in torch: say which, on what, and why."""
@@ -287,9 +284,8 @@ class ComposedModel(nn.Module):
 
     def values(self, terms: dict, *, step: int, epoch: int) -> dict:
         """Names of the loss language bound to values: terms, params, schedules at step/epoch."""
-        spec = self.graph.spec
-        env: dict[str, object] = dict(spec.params)
-        for name, schedule in spec.schedules.items():
+        env: dict[str, object] = dict(self.graph.spec.params)
+        for name, schedule in self.graph.spec.schedules.items():
             at = step if schedule.unit == "step" else epoch
             env[name] = SCHEDULES[schedule.kind](*schedule.args, step=at)
         env.update(terms)
@@ -300,12 +296,12 @@ class ComposedModel(nn.Module):
     ) -> ModelOutput:
         """Every term and each objective's total for a batch x (b ...) at optimiser step `step`
         of `epoch`, with `dataset_size` training examples in all (for the terms that read it)."""
-        program = self.graph.program
-        t = {program["data"]: x, **dict(zip(RUNTIME, (step, epoch, dataset_size), strict=True))}
+        t = {self._data: x}
+        t.update(zip(RUNTIME, (step, epoch, dataset_size), strict=True))
         t = self._run(self._plan(None), t)
         terms = {name: t[name] for name in self._term_names}
         env = self.values(terms, step=step, epoch=epoch)
-        losses = {o.name: evaluate(o.loss, env, step=step) for o in self.graph.objectives}
+        losses = {name: loss(env, step=step) for name, loss in self._losses}
         return ModelOutput(terms, losses, t)
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:

@@ -18,8 +18,7 @@ from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange, reduce, repeat
-from einops.layers.torch import Rearrange
+from einops import rearrange, repeat
 from torch import Tensor, nn
 
 INPUT_SHAPE = (1, 28, 28)
@@ -35,7 +34,7 @@ class MNISTConvEncoder(nn.Module):
         blocks: list[nn.Module] = []
         for c_in, c_out in [(1, 128), (128, 256), (256, 512), (512, 1024)]:
             blocks += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.ReLU()]
-        self.layers = nn.Sequential(*blocks, Rearrange("b c h w -> b (c h w)"))
+        self.layers = nn.Sequential(*blocks, nn.Flatten(1))  # -> (b (c h w))
 
     def forward(self, x: Tensor) -> Tensor:
         """(b 1 28 28) -> (b 1024)."""
@@ -51,7 +50,7 @@ class MNISTConvDecoder(nn.Module):
         self.output_shape = (1, 28, 28)
         self.layers = nn.Sequential(
             nn.Linear(latent_dim, 1024 * 4 * 4),
-            Rearrange("b (c h w) -> b c h w", c=1024, h=4, w=4),
+            nn.Unflatten(1, (1024, 4, 4)),  # (b (c h w)) -> (b c h w)
             nn.ConvTranspose2d(1024, 512, 3, 2, 1),
             nn.BatchNorm2d(512),
             nn.ReLU(),
@@ -109,7 +108,7 @@ class DiagGaussian:
             k * mean.shape[0],
             mean.shape[1],
         )
-        return mean + torch.exp(0.5 * self.log_var) * rearrange(eps, "(k b) d -> k b d", k=k)
+        return mean + torch.exp(0.5 * self.log_var) * eps.unflatten(0, (k, -1))  # (k b d)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log q(z), summed over d: (... b d) → (... b)."""
@@ -325,7 +324,7 @@ class ReconstructionTerm:
             pixel = (x_hat - x) ** 2
         else:
             pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
-        summed = reduce(pixel, "k b ... -> k b", "sum")
+        summed = pixel.flatten(2).sum(-1)  # (k b ...) -> (k b)
         return summed if self.scale == 1.0 else self.scale * summed  # 1.0·s is s, exactly
 
     def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
@@ -344,10 +343,11 @@ def per_sample(net, *tensors):
     """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch
     (each output of a net that returns several)."""
     k = tensors[0].shape[0]
-    out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    # torch's flatten and unflatten, not einops: this runs on every step, several times
+    out = net(*(t.flatten(0, 1) for t in tensors))  # (k b ...) -> ((k b) ...)
     if isinstance(out, tuple):
-        return tuple(rearrange(o, "(k b) ... -> k b ...", k=k) for o in out)
-    return rearrange(out, "(k b) ... -> k b ...", k=k)
+        return tuple(o.unflatten(0, (k, -1)) for o in out)  # ((k b) ...) -> (k b ...)
+    return out.unflatten(0, (k, -1))
 
 
 class Output(NamedTuple):

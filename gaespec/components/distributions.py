@@ -9,7 +9,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-from einops import rearrange, repeat
 
 from gaespec.components.noise import batch_draw
 
@@ -31,7 +30,7 @@ class DiagGaussian:
             k * mean.shape[0],
             mean.shape[1],
         )
-        return mean + torch.exp(0.5 * self.log_var) * rearrange(eps, "(k b) d -> k b d", k=k)
+        return mean + torch.exp(0.5 * self.log_var) * eps.unflatten(0, (k, -1))  # (k b d)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log q(z), summed over d: (... b d) → (... b)."""
@@ -49,8 +48,8 @@ class PointMass:
     mean: torch.Tensor
 
     def rsample(self, k: int = 1) -> torch.Tensor:
-        """The mean, repeated K times: (k b d)."""
-        return repeat(self.mean, "b d -> k b d", k=k)
+        """The mean, K times: (k b d), a view of it (no copy)."""
+        return self.mean.expand(k, -1, -1)
 
 
 @dataclass

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from einops import rearrange
-
 from gaespec.errors import GraphError
 
 
@@ -17,10 +15,11 @@ def per_sample(net, *tensors):
     """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch
     (each output of a net that returns several)."""
     k = tensors[0].shape[0]
-    out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    # torch's flatten and unflatten, not einops: this runs on every step, several times
+    out = net(*(t.flatten(0, 1) for t in tensors))  # (k b ...) -> ((k b) ...)
     if isinstance(out, tuple):
-        return tuple(rearrange(o, "(k b) ... -> k b ...", k=k) for o in out)
-    return rearrange(out, "(k b) ... -> k b ...", k=k)
+        return tuple(o.unflatten(0, (k, -1)) for o in out)  # ((k b) ...) -> (k b ...)
+    return out.unflatten(0, (k, -1))
 
 
 def rsample(model, q):

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import math
 
-from einops.layers.torch import Rearrange
 from torch import Tensor, nn
 
 
-def unflatten(shape: tuple[int, ...]) -> Rearrange:
+def unflatten(shape: tuple[int, ...]) -> nn.Unflatten:
     """A layer taking (b, prod(shape)) to (b, *shape)."""
-    axes = [f"d{i}" for i in range(len(shape))]
-    return Rearrange(
-        f"b ({' '.join(axes)}) -> b {' '.join(axes)}", **dict(zip(axes, shape, strict=True))
-    )
+    return nn.Unflatten(1, tuple(shape))
 
 
 def linear_relu(widths: tuple[int, ...]) -> list[nn.Module]:
@@ -35,7 +31,7 @@ class MLPEncoder(nn.Module):
         super().__init__()
         self.features = hidden[-1]
         self.layers = nn.Sequential(
-            Rearrange("b ... -> b (...)"),
+            nn.Flatten(1),  # (b ...) -> (b (...))
             *linear_relu((math.prod(input_shape), *hidden)),
         )
 

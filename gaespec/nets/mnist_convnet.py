@@ -7,7 +7,6 @@ standalone file. The shapes they accept are checked before they are made
 
 from __future__ import annotations
 
-from einops.layers.torch import Rearrange
 from torch import Tensor, nn
 
 
@@ -21,7 +20,7 @@ class MNISTConvEncoder(nn.Module):
         blocks: list[nn.Module] = []
         for c_in, c_out in [(1, 128), (128, 256), (256, 512), (512, 1024)]:
             blocks += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.ReLU()]
-        self.layers = nn.Sequential(*blocks, Rearrange("b c h w -> b (c h w)"))
+        self.layers = nn.Sequential(*blocks, nn.Flatten(1))  # -> (b (c h w))
 
     def forward(self, x: Tensor) -> Tensor:
         """(b 1 28 28) -> (b 1024)."""
@@ -37,7 +36,7 @@ class MNISTConvDecoder(nn.Module):
         self.output_shape = (1, 28, 28)
         self.layers = nn.Sequential(
             nn.Linear(latent_dim, 1024 * 4 * 4),
-            Rearrange("b (c h w) -> b c h w", c=1024, h=4, w=4),
+            nn.Unflatten(1, (1024, 4, 4)),  # (b (c h w)) -> (b c h w)
             nn.ConvTranspose2d(1024, 512, 3, 2, 1),
             nn.BatchNorm2d(512),
             nn.ReLU(),

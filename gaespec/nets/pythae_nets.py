@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from einops.layers.torch import Rearrange
 from torch import Tensor, nn
 
 from gaespec.nets.mlp import unflatten
@@ -69,7 +68,7 @@ class TableEncoder(nn.Module):
         input_shape = tuple(input_shape)
         table = self.tables[input_shape]
         self.features = math.prod(trace_shape(table, input_shape))
-        self.layers = nn.Sequential(*pythae_layers(table), Rearrange("b c h w -> b (c h w)"))
+        self.layers = nn.Sequential(*pythae_layers(table), nn.Flatten(1))  # -> (b (c h w))
 
     def forward(self, x: Tensor) -> Tensor:
         """(b c h w) -> (b features)."""

@@ -128,6 +128,14 @@ class Trainer:
         self.groups = groups
         # every parameter an objective trains, once, in the same order on every process
         self._parameters = list({id(p): p for g in groups.values() for p in g}.values())
+        # what each objective's backward reaches: its own group; None (all of the graph's
+        # weights: the same gradients, without the engine's walk to restrict them) where one
+        # objective trains every weight that takes gradients
+        trainable = {id(p) for p in self.model.parameters() if p.requires_grad}
+        self._inputs = {
+            name: None if len(groups) == 1 and {id(p) for p in group} == trainable else group
+            for name, group in groups.items()
+        }
         self.step = 0
         self.epoch = 0
         self.best = math.inf
@@ -279,16 +287,18 @@ class Trainer:
         parameter group, then every optimiser steps. In a data-parallel run x is this process's
         `share` of the batch, and the gradients are the whole batch's (summed over processes)
         before the steps. Returns the model's output. Whether its values are finite is looked at
-        later (check_finite), not here."""
+        later (check_finite), not here. The output's `tensors` are emptied (its terms and
+        losses stay)."""
         with self.precision.autocast():
             out = self._forward(x, share)
         self._record(out, len(x))
+        out.tensors.clear()  # what the backward passes do not need goes as they run
         names = [o.name for o in self.objectives]
         for optimizer in self.optimizers.values():
             optimizer.zero_grad(set_to_none=True)
         for j, name in enumerate(names):
             self.precision.backward(
-                out.losses[name], inputs=self.groups[name], retain_graph=j < len(names) - 1
+                out.losses[name], inputs=self._inputs[name], retain_graph=j < len(names) - 1
             )
         if self.parallel:
             self.parallel.reduce_gradients(self._parameters, share.size / share.total)

@@ -57,14 +57,14 @@ def test_encoder_layers_match_pythae():
         ("Conv2d", 512, 1024, 4, 2, 1, None),
         ("BatchNorm2d", 1024),
         ("ReLU",),
-        ("Rearrange",),
+        ("Flatten",),
     ]
 
 
 def test_decoder_layers_match_pythae():
     assert layer_list(MNISTConvDecoder(16)) == [
         ("Linear", 16, 1024 * 4 * 4),
-        ("Rearrange",),
+        ("Unflatten",),
         ("ConvTranspose2d", 1024, 512, 3, 2, 1, 0),
         ("BatchNorm2d", 512),
         ("ReLU",),

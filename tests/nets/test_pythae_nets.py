@@ -48,7 +48,8 @@ def bn(c):
     return ("BatchNorm2d", c)
 
 
-RELU, SIGMOID, RESHAPE = ("ReLU",), ("Sigmoid",), ("Rearrange",)
+RELU, SIGMOID = ("ReLU",), ("Sigmoid",)
+FLATTEN, UNFLATTEN = ("Flatten",), ("Unflatten",)
 RES = ("ResBlock", 128, 32)
 
 
@@ -56,11 +57,11 @@ def convnet_encoder(c_in):
     rows = []
     for a, b in [(c_in, 128), (128, 256), (256, 512), (512, 1024)]:
         rows += [conv(a, b, 4, 2, 1), bn(b), RELU]
-    return [*rows, RESHAPE]
+    return [*rows, FLATTEN]
 
 
 def linear(n_out):
-    return [("Linear", D, n_out), RESHAPE]
+    return [("Linear", D, n_out), UNFLATTEN]
 
 
 REFERENCE = {
@@ -93,7 +94,7 @@ REFERENCE = {
         ],
     ),
     ("resnet", MNIST): (
-        [conv(1, 64, 4, 2, 1), conv(64, 128, 4, 2, 1), conv(128, 128, 3, 2, 1), RES, RES, RESHAPE],
+        [conv(1, 64, 4, 2, 1), conv(64, 128, 4, 2, 1), conv(128, 128, 3, 2, 1), RES, RES, FLATTEN],
         [
             *linear(128 * 4 * 4),
             *(conv_t(128, 128, 3, 2, 1), RES, RES, RELU),
@@ -102,7 +103,7 @@ REFERENCE = {
         ],
     ),
     ("resnet", CIFAR): (
-        [conv(3, 64, 4, 2, 1), conv(64, 128, 4, 2, 1), conv(128, 128, 3, 1, 1), RES, RES, RESHAPE],
+        [conv(3, 64, 4, 2, 1), conv(64, 128, 4, 2, 1), conv(128, 128, 3, 1, 1), RES, RES, FLATTEN],
         [
             *linear(128 * 8 * 8),
             *(RES, RES, conv_t(128, 64, 4, 2, 1)),
@@ -112,7 +113,7 @@ REFERENCE = {
     ("resnet", CELEBA): (
         [
             *(conv(3, 64, 4, 2, 1), conv(64, 128, 4, 2, 1)),
-            *(conv(128, 128, 3, 2, 1), conv(128, 128, 3, 2, 1), RES, RES, RESHAPE),
+            *(conv(128, 128, 3, 2, 1), conv(128, 128, 3, 2, 1), RES, RES, FLATTEN),
         ],
         [
             *linear(128 * 4 * 4),

@@ -19,8 +19,7 @@ from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange, reduce
-from einops.layers.torch import Rearrange
+from einops import rearrange
 from torch import Tensor, nn
 
 INPUT_SHAPE = (1, 8, 8)
@@ -41,7 +40,7 @@ class MLPEncoder(nn.Module):
         super().__init__()
         self.features = hidden[-1]
         self.layers = nn.Sequential(
-            Rearrange("b ... -> b (...)"),
+            nn.Flatten(1),  # (b ...) -> (b (...))
             *linear_relu((math.prod(input_shape), *hidden)),
         )
 
@@ -50,12 +49,9 @@ class MLPEncoder(nn.Module):
         return self.layers(x)
 
 
-def unflatten(shape: tuple[int, ...]) -> Rearrange:
+def unflatten(shape: tuple[int, ...]) -> nn.Unflatten:
     """A layer taking (b, prod(shape)) to (b, *shape)."""
-    axes = [f"d{i}" for i in range(len(shape))]
-    return Rearrange(
-        f"b ({' '.join(axes)}) -> b {' '.join(axes)}", **dict(zip(axes, shape, strict=True))
-    )
+    return nn.Unflatten(1, tuple(shape))
 
 
 class MLPDecoder(nn.Module):
@@ -125,7 +121,7 @@ class DiagGaussian:
             k * mean.shape[0],
             mean.shape[1],
         )
-        return mean + torch.exp(0.5 * self.log_var) * rearrange(eps, "(k b) d -> k b d", k=k)
+        return mean + torch.exp(0.5 * self.log_var) * eps.unflatten(0, (k, -1))  # (k b d)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log q(z), summed over d: (... b d) → (... b)."""
@@ -192,7 +188,7 @@ class ReconstructionTerm:
             pixel = (x_hat - x) ** 2
         else:
             pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
-        summed = reduce(pixel, "k b ... -> k b", "sum")
+        summed = pixel.flatten(2).sum(-1)  # (k b ...) -> (k b)
         return summed if self.scale == 1.0 else self.scale * summed  # 1.0·s is s, exactly
 
     def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
@@ -240,10 +236,11 @@ def per_sample(net, *tensors):
     """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch
     (each output of a net that returns several)."""
     k = tensors[0].shape[0]
-    out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    # torch's flatten and unflatten, not einops: this runs on every step, several times
+    out = net(*(t.flatten(0, 1) for t in tensors))  # (k b ...) -> ((k b) ...)
     if isinstance(out, tuple):
-        return tuple(rearrange(o, "(k b) ... -> k b ...", k=k) for o in out)
-    return rearrange(out, "(k b) ... -> k b ...", k=k)
+        return tuple(o.unflatten(0, (k, -1)) for o in out)  # ((k b) ...) -> (k b ...)
+    return out.unflatten(0, (k, -1))
 
 
 class Output(NamedTuple):

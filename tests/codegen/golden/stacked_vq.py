@@ -18,8 +18,7 @@ from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange, reduce, repeat
-from einops.layers.torch import Rearrange
+from einops import rearrange, reduce
 from torch import Tensor, nn
 
 INPUT_SHAPE = (1, 8, 8)
@@ -40,7 +39,7 @@ class MLPEncoder(nn.Module):
         super().__init__()
         self.features = hidden[-1]
         self.layers = nn.Sequential(
-            Rearrange("b ... -> b (...)"),
+            nn.Flatten(1),  # (b ...) -> (b (...))
             *linear_relu((math.prod(input_shape), *hidden)),
         )
 
@@ -49,12 +48,9 @@ class MLPEncoder(nn.Module):
         return self.layers(x)
 
 
-def unflatten(shape: tuple[int, ...]) -> Rearrange:
+def unflatten(shape: tuple[int, ...]) -> nn.Unflatten:
     """A layer taking (b, prod(shape)) to (b, *shape)."""
-    axes = [f"d{i}" for i in range(len(shape))]
-    return Rearrange(
-        f"b ({' '.join(axes)}) -> b {' '.join(axes)}", **dict(zip(axes, shape, strict=True))
-    )
+    return nn.Unflatten(1, tuple(shape))
 
 
 class MLPDecoder(nn.Module):
@@ -89,8 +85,8 @@ class PointMass:
     mean: torch.Tensor
 
     def rsample(self, k: int = 1) -> torch.Tensor:
-        """The mean, repeated K times: (k b d)."""
-        return repeat(self.mean, "b d -> k b d", k=k)
+        """The mean, K times: (k b d), a view of it (no copy)."""
+        return self.mean.expand(k, -1, -1)
 
 
 class DeterministicPosterior(nn.Module):
@@ -262,7 +258,7 @@ class ReconstructionTerm:
             pixel = (x_hat - x) ** 2
         else:
             pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
-        summed = reduce(pixel, "k b ... -> k b", "sum")
+        summed = pixel.flatten(2).sum(-1)  # (k b ...) -> (k b)
         return summed if self.scale == 1.0 else self.scale * summed  # 1.0·s is s, exactly
 
     def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
@@ -304,10 +300,11 @@ def per_sample(net, *tensors):
     """`net` on K samples of a batch, (k b ...) → (k b ...): the samples folded into the batch
     (each output of a net that returns several)."""
     k = tensors[0].shape[0]
-    out = net(*(rearrange(t, "k b ... -> (k b) ...") for t in tensors))
+    # torch's flatten and unflatten, not einops: this runs on every step, several times
+    out = net(*(t.flatten(0, 1) for t in tensors))  # (k b ...) -> ((k b) ...)
     if isinstance(out, tuple):
-        return tuple(rearrange(o, "(k b) ... -> k b ...", k=k) for o in out)
-    return rearrange(out, "(k b) ... -> k b ...", k=k)
+        return tuple(o.unflatten(0, (k, -1)) for o in out)  # ((k b) ...) -> (k b ...)
+    return out.unflatten(0, (k, -1))
 
 
 class Output(NamedTuple):
