@@ -108,6 +108,8 @@ class DiagGaussian:
             k * mean.shape[0],
             mean.shape[1],
         )
+        if k == 1:  # the same numbers, without the backward's sums over a broadcast sample axis
+            return (mean + torch.exp(0.5 * self.log_var) * eps).unsqueeze(0)
         return mean + torch.exp(0.5 * self.log_var) * eps.unflatten(0, (k, -1))  # (k b d)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
@@ -174,7 +176,7 @@ class MLPDiscriminator(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return rearrange(self.layers(z), "n 1 -> n")
+        return self.layers(z).squeeze(1)
 
 
 class ReconstructionTerm:
@@ -199,7 +201,7 @@ class ReconstructionTerm:
 
 
 def _flat(z: torch.Tensor) -> torch.Tensor:
-    return rearrange(z, "k b d -> (k b) d")
+    return z.flatten(0, 1)
 
 
 class AdversarialGeneratorTerm:

@@ -18,7 +18,7 @@ from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange, reduce
+from einops import rearrange
 from torch import Tensor, nn
 
 INPUT_SHAPE = (1, 28, 28)
@@ -108,6 +108,8 @@ class DiagGaussian:
             k * mean.shape[0],
             mean.shape[1],
         )
+        if k == 1:  # the same numbers, without the backward's sums over a broadcast sample axis
+            return (mean + torch.exp(0.5 * self.log_var) * eps).unsqueeze(0)
         return mean + torch.exp(0.5 * self.log_var) * eps.unflatten(0, (k, -1))  # (k b d)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
@@ -203,12 +205,12 @@ def _minibatch_weighted_sampling(q, z: torch.Tensor, dataset_size: int | None):
     m = z.shape[1]
     n = m if dataset_size is None else dataset_size
     # log q(z_{i,d} | x_j): every code i under every posterior j of the batch, dim by dim
-    z_i = rearrange(z, "k i d -> k i 1 d")
-    q_j = DiagGaussian(rearrange(q.mean, "j d -> 1 1 j d"), rearrange(q.log_var, "j d -> 1 1 j d"))
+    z_i = z.unsqueeze(2)  # (k i 1 d)
+    q_j = DiagGaussian(q.mean[None, None], q.log_var[None, None])  # (1 1 j d)
     log_q_ijd = q_j.log_prob_per_dim(z_i)
     log_nm = math.log(n * m)
-    log_qz = torch.logsumexp(reduce(log_q_ijd, "k i j d -> k i j", "sum"), dim=2) - log_nm
-    log_qz_marginals = reduce(torch.logsumexp(log_q_ijd, dim=2) - log_nm, "k i d -> k i", "sum")
+    log_qz = torch.logsumexp(log_q_ijd.sum(-1), dim=2) - log_nm  # over d, then j: (k i)
+    log_qz_marginals = (torch.logsumexp(log_q_ijd, dim=2) - log_nm).sum(-1)  # (k i d) -> (k i)
     return q.log_prob(z), log_qz, log_qz_marginals
 
 

@@ -108,6 +108,8 @@ class DiagGaussian:
             k * mean.shape[0],
             mean.shape[1],
         )
+        if k == 1:  # the same numbers, without the backward's sums over a broadcast sample axis
+            return (mean + torch.exp(0.5 * self.log_var) * eps).unsqueeze(0)
         return mean + torch.exp(0.5 * self.log_var) * eps.unflatten(0, (k, -1))  # (k b d)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
@@ -219,7 +221,7 @@ class DensityRatioTCTerm:
     """TC ≈ log D(z)/(1 − D(z)) = logit₀ − logit₁, averaged over the codes z (k b d)."""
 
     def __call__(self, z: torch.Tensor, critic: nn.Module) -> torch.Tensor:
-        logits = critic(rearrange(z, "k b d -> (k b) d"))
+        logits = critic(z.flatten(0, 1))  # (k b d) -> ((k b) d)
         return (logits[:, 0] - logits[:, 1]).mean()
 
 
@@ -235,7 +237,7 @@ class PermutedCodeCETerm:
     detached and permuted dimension by dimension across them."""
 
     def __call__(self, z: torch.Tensor, critic: nn.Module) -> torch.Tensor:
-        z = rearrange(z, "k b d -> (k b) d").detach()
+        z = z.flatten(0, 1).detach()  # (k b d) -> ((k b) d)
         z_permuted = permute_dims(z)
         codes = torch.zeros(z.shape[0], dtype=torch.long, device=z.device)
         return 0.5 * (

@@ -18,7 +18,7 @@ from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange, reduce
+from einops import rearrange
 from torch import Tensor, nn
 
 INPUT_SHAPE = (1, 28, 28)
@@ -108,6 +108,8 @@ class DiagGaussian:
             k * mean.shape[0],
             mean.shape[1],
         )
+        if k == 1:  # the same numbers, without the backward's sums over a broadcast sample axis
+            return (mean + torch.exp(0.5 * self.log_var) * eps).unsqueeze(0)
         return mean + torch.exp(0.5 * self.log_var) * eps.unflatten(0, (k, -1))  # (k b d)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
@@ -218,7 +220,7 @@ class MMDTerm:
         self.kernel = kernel
 
     def __call__(self, z: torch.Tensor, prior) -> torch.Tensor:
-        codes = rearrange(z, "k b d -> (k b) d")
+        codes = z.flatten(0, 1)  # (k b d) -> ((k b) d)
         z_prior = prior().sample(codes.shape[0], device=codes.device, dtype=codes.dtype)
         return mmd_u_statistic(codes, z_prior, self.kernel)
 
@@ -227,8 +229,8 @@ def pairwise_squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
     """‖a_i − b_j‖² for every pair: (n d), (m d) → (n m)."""
     # differences rather than ‖a‖² + ‖b‖² − 2ab: exact zeros on the diagonal, and no
     # cancellation in float32
-    difference = rearrange(a, "n d -> n 1 d") - rearrange(b, "m d -> 1 m d")
-    return reduce(difference**2, "n m d -> n m", "sum")
+    difference = a.unsqueeze(1) - b.unsqueeze(0)  # (n 1 d) - (1 m d)
+    return (difference**2).sum(-1)
 
 
 class IMQKernel:

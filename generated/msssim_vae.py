@@ -108,6 +108,8 @@ class DiagGaussian:
             k * mean.shape[0],
             mean.shape[1],
         )
+        if k == 1:  # the same numbers, without the backward's sums over a broadcast sample axis
+            return (mean + torch.exp(0.5 * self.log_var) * eps).unsqueeze(0)
         return mean + torch.exp(0.5 * self.log_var) * eps.unflatten(0, (k, -1))  # (k b d)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange, reduce
+from einops import rearrange
 from torch import Tensor, nn
 
 INPUT_SHAPE = (1, 28, 28)
@@ -170,7 +170,7 @@ class CodeL2Term:
     """½‖z‖² per code, averaged over samples and batch: z (k b d) → ()."""
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return 0.5 * reduce(z**2, "k b d -> k b", "sum").mean()
+        return 0.5 * (z**2).sum(-1).mean()
 
 
 class GradientPenaltyTerm:
@@ -179,7 +179,7 @@ class GradientPenaltyTerm:
 
     def __call__(self, output: torch.Tensor, wrt: torch.Tensor) -> torch.Tensor:
         (grad,) = torch.autograd.grad(output.sum(), wrt, create_graph=True)
-        return reduce(grad**2, "k b ... -> k b", "sum").mean()
+        return (grad**2).flatten(2).sum(-1).mean()
 
 
 def per_sample(net, *tensors):

@@ -108,6 +108,8 @@ class DiagGaussian:
             k * mean.shape[0],
             mean.shape[1],
         )
+        if k == 1:  # the same numbers, without the backward's sums over a broadcast sample axis
+            return (mean + torch.exp(0.5 * self.log_var) * eps).unsqueeze(0)
         return mean + torch.exp(0.5 * self.log_var) * eps.unflatten(0, (k, -1))  # (k b d)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
@@ -195,10 +197,10 @@ class ConvDiscriminator(nn.Module):
             x = layer(x)
             if i == self.feature_layer:
                 features = x
-        logit = self.linear(rearrange(x, "n c h w -> n (c h w)"))
+        logit = self.linear(x.flatten(1))  # (n c h w) -> (n (c h w))
         if features is None:  # the linear layer's output is the feature asked for
             features = logit
-        return rearrange(torch.sigmoid(logit), "n 1 -> n"), features
+        return torch.sigmoid(logit).squeeze(1), features
 
 
 class ReconstructionTerm:

@@ -18,7 +18,7 @@ from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange, reduce
+from einops import rearrange
 from torch import Tensor, nn
 
 INPUT_SHAPE = (1, 28, 28)
@@ -149,24 +149,24 @@ class StandardNormalPrior(nn.Module):
 def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """The index of the nearest codeword (by squared distance) of each code: (n d), (K d) → (n)."""
     distances = (
-        reduce(z_e**2, "n d -> n 1", "sum")
+        (z_e**2).sum(1, keepdim=True)  # (n 1)
         - 2 * z_e @ codebook.T
-        + reduce(codebook**2, "k d -> 1 k", "sum")
+        + (codebook**2).sum(1)  # (k), against each code
     )
     return distances.argmin(dim=1)
 
 
 def parts(z_e: torch.Tensor, groups: int) -> torch.Tensor:
     """The codes (k b d) cut into `groups` parts, one per row: (k b g) rows of d/g."""
-    return rearrange(z_e, "k b (g d) -> (k b g) d", g=groups)
+    return z_e.reshape(-1, z_e.shape[-1] // groups)
 
 
 def whole(rows: torch.Tensor, like: torch.Tensor, groups: int) -> torch.Tensor:
     """Rows (k b g) ... put back together as the codes `like` (k b d) were cut."""
     k, b = like.shape[:2]
     if rows.dim() == 1:
-        return rearrange(rows, "(k b g) -> k b g", k=k, b=b).squeeze(-1)
-    return rearrange(rows, "(k b g) d -> k b (g d)", k=k, b=b)
+        return rows.reshape(k, b, -1).squeeze(-1)  # ((k b g)) -> (k b g), g = 1: (k b)
+    return rows.reshape(k, b, -1)
 
 
 @torch.no_grad()
@@ -186,7 +186,7 @@ def idle_codewords(idle: torch.Tensor, indices: torch.Tensor, restart_after: int
 def restart_codewords(codewords: torch.Tensor, dead: torch.Tensor, rows: torch.Tensor) -> None:
     """Moves the codewords (K d) of the mask `dead` (K) onto `rows` (K d) in place, the r-th dead
     one (by index) onto row r: no count of the dead ones goes to the host (a sync on a GPU)."""
-    codewords.masked_scatter_(rearrange(dead, "k -> k 1"), rows)
+    codewords.masked_scatter_(dead.unsqueeze(1), rows)
 
 
 def random_codes(z_e: torch.Tensor, count: int) -> torch.Tensor:
@@ -257,14 +257,14 @@ class CodebookLossTerm:
     """‖sg(z_e) − e‖², summed over latent dims, averaged over the batch (and samples)."""
 
     def __call__(self, z_e: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        return reduce((z_e.detach() - codes) ** 2, "k b d -> k b", "sum").mean()
+        return ((z_e.detach() - codes) ** 2).sum(-1).mean()
 
 
 class CommitmentLossTerm:
     """‖z_e − sg(e)‖², summed over latent dims, averaged over the batch (and samples)."""
 
     def __call__(self, z_e: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        return reduce((z_e - codes.detach()) ** 2, "k b d -> k b", "sum").mean()
+        return ((z_e - codes.detach()) ** 2).sum(-1).mean()
 
 
 class CodebookPerplexityTerm:
@@ -277,7 +277,7 @@ class CodebookPerplexityTerm:
 
     def __call__(self, indices: torch.Tensor) -> torch.Tensor:
         # counted over all K codewords, not the ones in use (torch.unique): no size to sync on
-        indices = rearrange(indices, "... -> (...)")
+        indices = indices.flatten()  # (...) -> ((...))
         dtype = torch.get_default_dtype()
         counts = torch.zeros(self.codebook.num_embeddings, dtype=dtype, device=indices.device)
         counts.index_add_(0, indices, torch.ones_like(indices, dtype=dtype))

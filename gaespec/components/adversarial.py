@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch import nn
 
 from gaespec.components.registry import implements
@@ -32,11 +31,11 @@ class MLPDiscriminator(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return rearrange(self.layers(z), "n 1 -> n")
+        return self.layers(z).squeeze(1)  # (n 1) -> (n)
 
 
 def _flat(z: torch.Tensor) -> torch.Tensor:
-    return rearrange(z, "k b d -> (k b) d")
+    return z.flatten(0, 1)  # (k b d) -> ((k b) d)
 
 
 @implements("term", "adversarial_generator")

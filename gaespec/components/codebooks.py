@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange, reduce
 from torch import nn
 
 from gaespec.components.registry import ModuleRef, implements
@@ -20,9 +19,9 @@ from gaespec.components.registry import ModuleRef, implements
 def nearest_codewords(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """The index of the nearest codeword (by squared distance) of each code: (n d), (K d) → (n)."""
     distances = (
-        reduce(z_e**2, "n d -> n 1", "sum")
+        (z_e**2).sum(1, keepdim=True)  # (n 1)
         - 2 * z_e @ codebook.T
-        + reduce(codebook**2, "k d -> 1 k", "sum")
+        + (codebook**2).sum(1)  # (k), against each code
     )
     return distances.argmin(dim=1)
 
@@ -58,20 +57,20 @@ def random_codes(z_e: torch.Tensor, count: int) -> torch.Tensor:
 def restart_codewords(codewords: torch.Tensor, dead: torch.Tensor, rows: torch.Tensor) -> None:
     """Moves the codewords (K d) of the mask `dead` (K) onto `rows` (K d) in place, the r-th dead
     one (by index) onto row r: no count of the dead ones goes to the host (a sync on a GPU)."""
-    codewords.masked_scatter_(rearrange(dead, "k -> k 1"), rows)
+    codewords.masked_scatter_(dead.unsqueeze(1), rows)  # (k 1) against (k d)
 
 
 def parts(z_e: torch.Tensor, groups: int) -> torch.Tensor:
     """The codes (k b d) cut into `groups` parts, one per row: (k b g) rows of d/g."""
-    return rearrange(z_e, "k b (g d) -> (k b g) d", g=groups)
+    return z_e.reshape(-1, z_e.shape[-1] // groups)  # (k b (g d)) -> ((k b g) d)
 
 
 def whole(rows: torch.Tensor, like: torch.Tensor, groups: int) -> torch.Tensor:
     """Rows (k b g) ... put back together as the codes `like` (k b d) were cut."""
     k, b = like.shape[:2]
     if rows.dim() == 1:
-        return rearrange(rows, "(k b g) -> k b g", k=k, b=b).squeeze(-1)
-    return rearrange(rows, "(k b g) d -> k b (g d)", k=k, b=b)
+        return rows.reshape(k, b, -1).squeeze(-1)  # ((k b g)) -> (k b g), g = 1: (k b)
+    return rows.reshape(k, b, -1)  # ((k b g) d) -> (k b (g d))
 
 
 @implements("module", "vq_codebook", _codebook_arguments)
@@ -168,13 +167,13 @@ class VQCodebookEMA(nn.Module):
     def update(self, z_e: torch.Tensor, indices: torch.Tensor) -> None:
         """One moving-average step from the codes z_e (n d) and their codewords' indices (n)."""
         assigned = F.one_hot(indices, self.num_embeddings).to(z_e.dtype)  # (n K)
-        counts = reduce(assigned, "n k -> k", "sum")
+        counts = assigned.sum(0)  # (n K) -> (K)
         sums = assigned.T @ z_e
         self.cluster_size.mul_(self.decay).add_((1 - self.decay) * counts)
         self.cluster_sum.mul_(self.decay).add_((1 - self.decay) * sums)
         total = self.cluster_size.sum()
         smoothed = (self.cluster_size + self.epsilon) / (total + self.num_embeddings * self.epsilon)
-        self.embeddings.copy_(self.cluster_sum / rearrange(smoothed * total, "k -> k 1"))
+        self.embeddings.copy_(self.cluster_sum / (smoothed * total).unsqueeze(1))  # (K d) / (K 1)
 
     @torch.no_grad()
     def restart(self, z_e: torch.Tensor, indices: torch.Tensor) -> None:
@@ -204,7 +203,7 @@ class CodebookLossTerm:
     """‖sg(z_e) − e‖², summed over latent dims, averaged over the batch (and samples)."""
 
     def __call__(self, z_e: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        return reduce((z_e.detach() - codes) ** 2, "k b d -> k b", "sum").mean()
+        return ((z_e.detach() - codes) ** 2).sum(-1).mean()  # summed over d: (k b d) -> (k b)
 
 
 @implements("term", "commitment_loss")
@@ -212,7 +211,7 @@ class CommitmentLossTerm:
     """‖z_e − sg(e)‖², summed over latent dims, averaged over the batch (and samples)."""
 
     def __call__(self, z_e: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        return reduce((z_e - codes.detach()) ** 2, "k b d -> k b", "sum").mean()
+        return ((z_e - codes.detach()) ** 2).sum(-1).mean()  # summed over d: (k b d) -> (k b)
 
 
 def _perplexity_arguments(decl, wiring) -> dict:
@@ -230,7 +229,7 @@ class CodebookPerplexityTerm:
 
     def __call__(self, indices: torch.Tensor) -> torch.Tensor:
         # counted over all K codewords, not the ones in use (torch.unique): no size to sync on
-        indices = rearrange(indices, "... -> (...)")
+        indices = indices.flatten()  # (...) -> ((...))
         dtype = torch.get_default_dtype()
         counts = torch.zeros(self.codebook.num_embeddings, dtype=dtype, device=indices.device)
         counts.index_add_(0, indices, torch.ones_like(indices, dtype=dtype))

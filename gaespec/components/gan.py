@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch import nn
 
 from gaespec.components.registry import implements
@@ -56,10 +55,10 @@ class ConvDiscriminator(nn.Module):
             x = layer(x)
             if i == self.feature_layer:
                 features = x
-        logit = self.linear(rearrange(x, "n c h w -> n (c h w)"))
+        logit = self.linear(x.flatten(1))  # (n c h w) -> (n (c h w))
         if features is None:  # the linear layer's output is the feature asked for
             features = logit
-        return rearrange(torch.sigmoid(logit), "n 1 -> n"), features
+        return torch.sigmoid(logit).squeeze(1), features  # (n 1) -> (n)
 
 
 def _gan_arguments(decl, wiring) -> dict:

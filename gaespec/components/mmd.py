@@ -8,7 +8,6 @@ The kernels and the estimator are plain callables that any component may reuse.
 from __future__ import annotations
 
 import torch
-from einops import rearrange, reduce
 
 from gaespec.components.registry import Construct, implements
 
@@ -17,8 +16,8 @@ def pairwise_squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
     """‖a_i − b_j‖² for every pair: (n d), (m d) → (n m)."""
     # differences rather than ‖a‖² + ‖b‖² − 2ab: exact zeros on the diagonal, and no
     # cancellation in float32
-    difference = rearrange(a, "n d -> n 1 d") - rearrange(b, "m d -> 1 m d")
-    return reduce(difference**2, "n m d -> n m", "sum")
+    difference = a.unsqueeze(1) - b.unsqueeze(0)  # (n 1 d) - (1 m d)
+    return (difference**2).sum(-1)  # (n m d) -> (n m)
 
 
 class IMQKernel:
@@ -77,6 +76,6 @@ class MMDTerm:
         self.kernel = kernel
 
     def __call__(self, z: torch.Tensor, prior) -> torch.Tensor:
-        codes = rearrange(z, "k b d -> (k b) d")
+        codes = z.flatten(0, 1)  # (k b d) -> ((k b) d)
         z_prior = prior().sample(codes.shape[0], device=codes.device, dtype=codes.dtype)
         return mmd_u_statistic(codes, z_prior, self.kernel)

@@ -5,7 +5,6 @@ tensor of the program by another)."""
 from __future__ import annotations
 
 import torch
-from einops import reduce
 from torch import nn
 
 from gaespec.components.registry import implements
@@ -18,7 +17,7 @@ class GradientPenaltyTerm:
 
     def __call__(self, output: torch.Tensor, wrt: torch.Tensor) -> torch.Tensor:
         (grad,) = torch.autograd.grad(output.sum(), wrt, create_graph=True)
-        return reduce(grad**2, "k b ... -> k b", "sum").mean()
+        return (grad**2).flatten(2).sum(-1).mean()  # (k b ...) -> (k b), then the mean
 
 
 @implements("term", "code_l2")
@@ -26,7 +25,7 @@ class CodeL2Term:
     """½‖z‖² per code, averaged over samples and batch: z (k b d) → ()."""
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return 0.5 * reduce(z**2, "k b d -> k b", "sum").mean()
+        return 0.5 * (z**2).sum(-1).mean()  # (k b d) -> (k b), then the mean
 
 
 @implements("term", "weight_l2")

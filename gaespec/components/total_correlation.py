@@ -13,7 +13,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange, reduce
 from torch import nn
 
 from gaespec.components.distributions import DiagGaussian
@@ -25,12 +24,12 @@ def _minibatch_weighted_sampling(q, z: torch.Tensor, dataset_size: int | None):
     m = z.shape[1]
     n = m if dataset_size is None else dataset_size
     # log q(z_{i,d} | x_j): every code i under every posterior j of the batch, dim by dim
-    z_i = rearrange(z, "k i d -> k i 1 d")
-    q_j = DiagGaussian(rearrange(q.mean, "j d -> 1 1 j d"), rearrange(q.log_var, "j d -> 1 1 j d"))
+    z_i = z.unsqueeze(2)  # (k i 1 d)
+    q_j = DiagGaussian(q.mean[None, None], q.log_var[None, None])  # (1 1 j d)
     log_q_ijd = q_j.log_prob_per_dim(z_i)
     log_nm = math.log(n * m)
-    log_qz = torch.logsumexp(reduce(log_q_ijd, "k i j d -> k i j", "sum"), dim=2) - log_nm
-    log_qz_marginals = reduce(torch.logsumexp(log_q_ijd, dim=2) - log_nm, "k i d -> k i", "sum")
+    log_qz = torch.logsumexp(log_q_ijd.sum(-1), dim=2) - log_nm  # over d, then j: (k i)
+    log_qz_marginals = (torch.logsumexp(log_q_ijd, dim=2) - log_nm).sum(-1)  # (k i d) -> (k i)
     return q.log_prob(z), log_qz, log_qz_marginals
 
 
@@ -127,7 +126,7 @@ class DensityRatioTCTerm:
     """TC ≈ log D(z)/(1 − D(z)) = logit₀ − logit₁, averaged over the codes z (k b d)."""
 
     def __call__(self, z: torch.Tensor, critic: nn.Module) -> torch.Tensor:
-        logits = critic(rearrange(z, "k b d -> (k b) d"))
+        logits = critic(z.flatten(0, 1))  # (k b d) -> ((k b) d)
         return (logits[:, 0] - logits[:, 1]).mean()
 
 
@@ -137,7 +136,7 @@ class PermutedCodeCETerm:
     detached and permuted dimension by dimension across them."""
 
     def __call__(self, z: torch.Tensor, critic: nn.Module) -> torch.Tensor:
-        z = rearrange(z, "k b d -> (k b) d").detach()
+        z = z.flatten(0, 1).detach()  # (k b d) -> ((k b) d)
         z_permuted = permute_dims(z)
         codes = torch.zeros(z.shape[0], dtype=torch.long, device=z.device)
         return 0.5 * (

@@ -294,8 +294,10 @@ class Trainer:
         self._record(out, len(x))
         out.tensors.clear()  # what the backward passes do not need goes as they run
         names = [o.name for o in self.objectives]
-        for optimizer in self.optimizers.values():
-            optimizer.zero_grad(set_to_none=True)
+        # what each optimiser's zero_grad(set_to_none=True) does, without its profiler record
+        # (a few hundred microseconds a step on a CPU)
+        for p in self._parameters:
+            p.grad = None
         for j, name in enumerate(names):
             self.precision.backward(
                 out.losses[name], inputs=self._inputs[name], retain_graph=j < len(names) - 1
