@@ -122,6 +122,13 @@ def emitted_column(
     accepted = inspect.signature(model.forward).parameters
     runtime = {"dataset_size": len(x)} if "dataset_size" in accepted else {}
     counter = {"step": 0, "epoch": 0}
+    # as the hand-written loop (and gaespec's trainer): one objective that trains every weight
+    # backpropagates without inputs= (the same gradients, without the engine's walk to restrict)
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    inputs = {
+        n: None if len(names) == 1 and {id(p) for p in groups[n]} == trainable else groups[n]
+        for n in names
+    }
 
     def step(xb: torch.Tensor) -> None:
         if "step" in accepted:
@@ -131,7 +138,7 @@ def emitted_column(
             optimizer.zero_grad(set_to_none=True)
         for j, objective in enumerate(names):
             out.losses[objective].backward(
-                inputs=groups[objective], retain_graph=j < len(names) - 1
+                inputs=inputs[objective], retain_graph=j < len(names) - 1
             )
         for optimizer in optimizers:
             optimizer.step()

@@ -7,8 +7,8 @@ Sections:
 - tax: for each spec and net, images per second of (a) gaespec's trainer, (b) the emitted file
   and (c) a hand-written loop of the same model (benchmarks/columns.py), timed one epoch at a
   time in interleaved rounds after a warm-up epoch each; the ratios a/c and b/c per round
-  (median, with min–max); peak memory; each column's FLOP/s as a share of the machine's matmul
-  ceiling measured in the same run.
+  (median, with the interquartile range [q1–q3]); peak memory; each column's FLOP/s as a share
+  of the machine's matmul ceiling measured in the same run.
 - fast: the fast paths of [train] (bf16, channels-last, torch.compile and their combination) on
   one model, as images per second against the fp32 hand-written loop, and the test MSE after the
   same epochs of real training beside the fp32 run's.
@@ -38,7 +38,11 @@ import columns as cols  # noqa: E402
 import machine  # noqa: E402
 
 SECTIONS = ("tax", "fast", "inception", "cli")
-BATCHES = {"mlp": 40, "mnist_convnet": 4}  # per epoch, per net: about a second or more each
+# per net: batches per timed epoch, and rounds (--rounds overrides): many short rounds, their
+# order rotating, so that the machine's drift falls alike on each column (an MLP epoch of 8
+# batches takes ~20 ms on 2 CPU threads, a ConvNet epoch of 4 ~2 s)
+BATCHES = {"mlp": 8, "mnist_convnet": 4}
+ROUNDS = {"mlp": 101, "mnist_convnet": 11}
 FAST_PATHS = (
     {},
     {"precision": "bf16"},
@@ -77,9 +81,12 @@ def timed_rounds(columns: list[cols.Column], rounds: int, device, log) -> dict[s
 
 
 def ratio(rates: dict[str, list[float]], a: str, c: str) -> tuple[float, float, float]:
-    """The per-round ratios a/c: (median, min, max)."""
+    """The per-round ratios a/c: (median, first quartile, third quartile)."""
     ratios = [x / y for x, y in zip(rates[a], rates[c], strict=True)]
-    return statistics.median(ratios), min(ratios), max(ratios)
+    if len(ratios) < 2:
+        return ratios[0], ratios[0], ratios[0]
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return statistics.median(ratios), q1, q3
 
 
 def shown_ratio(r: tuple[float, float, float]) -> str:
@@ -122,8 +129,8 @@ def tax(args, device, log) -> list[str]:
     rows = [
         f"matmul ceiling (fp32, 2048²): {fp32 / 1e9:.1f} GFLOP/s",
         "",
-        "| spec | net | (a) trainer img/s | (b) emitted img/s | (c) hand img/s | a/c [min–max] "
-        "| b/c [min–max] | peak MB a / b / c | % of ceiling a / b / c |",
+        "| spec | net | (a) trainer img/s | (b) emitted img/s | (c) hand img/s | a/c [q1–q3] "
+        "| b/c [q1–q3] | peak MB a / b / c | % of ceiling a / b / c |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for net in args.nets:
@@ -134,7 +141,7 @@ def tax(args, device, log) -> list[str]:
                 _build(c, name, net, x, args.batch_size, device)
                 for c in ("trainer", "emitted", "hand")
             ]
-            rates = timed_rounds(columns, args.rounds, device, log)
+            rates = timed_rounds(columns, args.rounds or ROUNDS[net], device, log)
             flops = machine.flops_per_step(columns[2].step, x[: args.batch_size]) / args.batch_size
             medians = {k: statistics.median(v) for k, v in rates.items()}
             memory = (
@@ -193,7 +200,7 @@ def fast(args, device, log) -> list[str]:
                 f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
             )
             columns = columns[:-1] if columns[-1].options == options else columns
-    rates = timed_rounds(columns, args.rounds, device, log)
+    rates = timed_rounds(columns, args.rounds or ROUNDS[net], device, log)
     mse = {}
     for column in columns[1:]:
         mse[column.name] = test_mse(column.options, args.fast_epochs, log)
@@ -202,7 +209,7 @@ def fast(args, device, log) -> list[str]:
         f"bf16 matmul ceiling (2048²): {bf16 / 1e9:.1f} GFLOP/s; the VAE on the MNIST ConvNet, "
         f"batch {args.batch_size}; test MSE after {args.fast_epochs} epochs on the built-in digits",
         "",
-        "| column | img/s | × fp32 hand loop [min–max] | test MSE | vs fp32 |",
+        "| column | img/s | × fp32 hand loop [q1–q3] | test MSE | vs fp32 |",
         "|---|---|---|---|---|",
         f"| hand (fp32) | {statistics.median(rates['hand']):.1f} | 1 | – | – |",
     ]
@@ -233,7 +240,7 @@ def inception(args, device, log) -> list[str]:
     with torch.inference_mode():
         for network in networks.values():
             network(pixels[:2])
-        for _ in range(args.rounds):
+        for _ in range(args.rounds or 3):
             for key, network in networks.items():
                 machine._sync(device)
                 started = time.perf_counter()
@@ -284,7 +291,11 @@ def main() -> None:
     parser.add_argument(
         "--nets", default=",".join(cols.hand_written.NETS), help="nets of the tax table"
     )
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved timed rounds")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="interleaved timed rounds (default: 101 on the MLP, 11 on the ConvNet)",
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="training batch")
     parser.add_argument(
         "--fast-epochs", type=int, default=2, help="epochs before each fast path's test MSE"

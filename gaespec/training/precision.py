@@ -61,10 +61,13 @@ class Precision:
         """loss.backward(**options), on the scaled loss under fp16."""
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward(**options)
 
-    def step(self, optimizer: torch.optim.Optimizer) -> None:
-        """optimizer.step(), unscaling (and skipping on overflow) under fp16."""
+    def step(self, optimizer: torch.optim.Optimizer, plain=None) -> None:
+        """optimizer.step(), unscaling (and skipping on overflow) under fp16; without a scaler,
+        `plain()` where given (a step of the same optimiser: gaespec.training.fused_adam)."""
         if self.scaler is not None:
             self.scaler.step(optimizer)
+        elif plain is not None:
+            plain()
         else:
             optimizer.step()
 

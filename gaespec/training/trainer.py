@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from gaespec.data.streamed import StreamedSplit
 from gaespec.errors import TrainingError
 from gaespec.training.distributed import DataParallel, Share, environment
+from gaespec.training.fused_adam import FusedAdamStep
 from gaespec.training.optimizers import make_optimizer, make_scheduler
 from gaespec.training.placement import Placement
 from gaespec.training.precision import Precision
@@ -117,6 +118,8 @@ class Trainer:
             o.name: make_optimizer(o.optimizer, groups[o.name], f"{o.key}.optimizer")
             for o in self.objectives
         }
+        # each optimiser's step: Adam's fused kernel called directly where it is plain Adam
+        self._stepping = {name: FusedAdamStep(o) for name, o in self.optimizers.items()}
         self.schedulers = {
             o.name: make_scheduler(o.scheduler, self.optimizers[o.name], f"{o.key}.scheduler")
             for o in self.objectives
@@ -143,7 +146,7 @@ class Trainer:
         self._placement: Placement | None = None
         # the steps' values not yet looked at (every term and objective, on the device), their
         # batch sizes, and the batch-weighted sum of the values looked at, since the epoch began
-        self._values: list[torch.Tensor] = []
+        self._values: list[tuple[torch.Tensor, ...]] = []
         self._sizes: list[int] = []
         self._sums: torch.Tensor | None = None
         self._seen = 0
@@ -217,7 +220,7 @@ class Trainer:
         the first step where a term or an objective was not finite."""
         if not self._values:
             return
-        recent = torch.stack(self._values)
+        recent = torch.stack([torch.stack(row) for row in self._values]).float()
         finite = bool(torch.isfinite(recent).all())
         if self.parallel and self.parallel.any(not finite) and finite:
             raise TrainingError(
@@ -266,8 +269,9 @@ class Trainer:
         if not self._names:
             self._term_names = tuple(out.terms)
             self._names = (*out.terms, *out.losses)
-        with torch.no_grad():  # one row, no graph: nothing to detach
-            self._values.append(torch.stack((*out.terms.values(), *out.losses.values())).float())
+        # the scalars themselves, detached (a kept graph would keep what a backward that does
+        # not reach it leaves): stacked when looked at, not a stack each step
+        self._values.append(tuple(v.detach() for v in (*out.terms.values(), *out.losses.values())))
         self._sizes.append(n)
         if len(self._values) >= self.check_every:
             self.check_finite()
@@ -305,7 +309,7 @@ class Trainer:
         if self.parallel:
             self.parallel.reduce_gradients(self._parameters, share.size / share.total)
         for name in names:
-            self.precision.step(self.optimizers[name])
+            self.precision.step(self.optimizers[name], self._stepping[name])
             if self.intervals[name] == "step":
                 self.schedulers[name].step()
         self.precision.update()
