@@ -38,11 +38,10 @@ import columns as cols  # noqa: E402
 import machine  # noqa: E402
 
 SECTIONS = ("tax", "fast", "inception", "cli")
-# per net: batches per timed epoch, and rounds (--rounds overrides): many short rounds, their
-# order rotating, so that the machine's drift falls alike on each column (an MLP epoch of 8
-# batches takes ~20 ms on 2 CPU threads, a ConvNet epoch of 4 ~2 s)
+# batches per timed epoch, by net; the rounds: as many as fit in --seconds per model (many
+# short rounds, their order rotating, so that the machine's drift falls alike on each column)
 BATCHES = {"mlp": 8, "mnist_convnet": 4}
-ROUNDS = {"mlp": 101, "mnist_convnet": 11}
+MIN_ROUNDS, MAX_ROUNDS = 5, 201
 FAST_PATHS = (
     {},
     {"precision": "bf16"},
@@ -60,11 +59,18 @@ def digits(n: int) -> torch.Tensor:
     return load_data("mnist5k", seed=0).train.x[:n]
 
 
-def timed_rounds(columns: list[cols.Column], rounds: int, device, log) -> dict[str, list[float]]:
+def timed_rounds(
+    columns: list[cols.Column], rounds: int | None, seconds: float, device, log
+) -> dict[str, list[float]]:
     """Images per second of each column, one epoch each per round, the order rotating every
-    round, after one warm-up epoch each."""
+    round, after one warm-up epoch each. `rounds` None: as many as fit in about `seconds`
+    (judged by the warm-up), at least MIN_ROUNDS and at most MAX_ROUNDS."""
+    started = time.perf_counter()
     for column in columns:
         column.epoch()
+    if rounds is None:
+        warm = time.perf_counter() - started
+        rounds = max(MIN_ROUNDS, min(MAX_ROUNDS, int(seconds / warm)))
     rates: dict[str, list[float]] = {c.name: [] for c in columns}
     for r in range(rounds):
         for column in columns[r % len(columns) :] + columns[: r % len(columns)]:
@@ -73,10 +79,11 @@ def timed_rounds(columns: list[cols.Column], rounds: int, device, log) -> dict[s
             column.epoch()
             machine._sync(device)
             rates[column.name].append(column.n / (time.perf_counter() - started))
-        log(
-            f"    round {r + 1}/{rounds}: "
-            + "  ".join(f"{k} {v[-1]:.1f}" for k, v in rates.items())
-        )
+        if r % 10 == 9 or r == rounds - 1:
+            log(
+                f"    round {r + 1}/{rounds}: "
+                + "  ".join(f"{k} {v[-1]:.1f}" for k, v in rates.items())
+            )
     return rates
 
 
@@ -141,7 +148,7 @@ def tax(args, device, log) -> list[str]:
                 _build(c, name, net, x, args.batch_size, device)
                 for c in ("trainer", "emitted", "hand")
             ]
-            rates = timed_rounds(columns, args.rounds or ROUNDS[net], device, log)
+            rates = timed_rounds(columns, args.rounds, args.seconds, device, log)
             flops = machine.flops_per_step(columns[2].step, x[: args.batch_size]) / args.batch_size
             medians = {k: statistics.median(v) for k, v in rates.items()}
             memory = (
@@ -200,7 +207,7 @@ def fast(args, device, log) -> list[str]:
                 f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
             )
             columns = columns[:-1] if columns[-1].options == options else columns
-    rates = timed_rounds(columns, args.rounds or ROUNDS[net], device, log)
+    rates = timed_rounds(columns, args.rounds, args.seconds, device, log)
     mse = {}
     for column in columns[1:]:
         mse[column.name] = test_mse(column.options, args.fast_epochs, log)
@@ -294,7 +301,11 @@ def main() -> None:
     parser.add_argument(
         "--rounds",
         type=int,
-        help="interleaved timed rounds (default: 101 on the MLP, 11 on the ConvNet)",
+        help=f"interleaved timed rounds (default: as many as fit in --seconds, "
+        f"{MIN_ROUNDS} to {MAX_ROUNDS})",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=30.0, help="time for the rounds of one model (about)"
     )
     parser.add_argument("--batch-size", type=int, default=64, help="training batch")
     parser.add_argument(

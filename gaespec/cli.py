@@ -171,7 +171,8 @@ def explain(spec: Path, set_: SetOption = None) -> None:
             if on
         ]
         args = ", ".join([*call.reads, *call.modules])
-        line = f"{', '.join(call.writes)} = {call.callee}({args})"
+        callee = f"{call.callee}.{call.method}" if call.method else call.callee
+        line = f"{', '.join(call.writes)} = {callee}({args})"
         typer.echo(line + (f"  [{', '.join(notes)}]" if notes else ""))
     typer.echo("\n# graph")
     g = graph.graph

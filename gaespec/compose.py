@@ -191,12 +191,15 @@ class ComposedModel(nn.Module):
         if call.builtin:
             callee = functools.partial(builtin_op(call.callee), self)
         else:
-            callee = self.terms[call.callee] if call.term else getattr(self, call.callee)
-        # gradients on for a call that a term differentiates through, off for a term only
-        # logged (its value is the same, its graph would be built for nothing), else as it is
+            terms = self.terms
+            callee = terms[call.callee] if call.callee in terms else getattr(self, call.callee)
+            callee = getattr(callee, call.method) if call.method else callee
+        # gradients on for a call that a term differentiates through, off for a term (or a
+        # term's values) only logged (the values are the same, their graph would be built for
+        # nothing), else as it is
         if call.grad:
             grad = torch.enable_grad
-        elif call.term and call.writes[0] in self._logged:
+        elif call.writes[0] in self._logged:
             grad = torch.no_grad
         else:
             grad = None

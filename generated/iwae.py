@@ -203,21 +203,19 @@ def kl_diag_gaussian_standard_normal(q: DiagGaussian, p: StandardNormalDistribut
 class IWAEBoundTerm:
     """−log (1/K) Σ_k exp(log p(x|z_k) + log p(z_k) − log q(z_k|x)), averaged over the batch.
 
-    log p(x|z) is −(a reconstruction term, made as the spec's named one), so the scale of that
-    term carries over. Its gradient is the IWAE estimator: the softmax-weighted sum of the
-    per-sample gradients.
+    log p(x|z) is −(the spec's named reconstruction term, for each sample): the program computes
+    those values (k b) once and gives them to this term and to the reconstruction term (their
+    mean), so its scale carries over. The gradient is the IWAE estimator: the softmax-weighted
+    sum of the per-sample gradients.
     """
 
-    def __init__(self, reconstruction):
-        self.reconstruction = reconstruction
+    def log_weights(self, recon, q, z, prior) -> torch.Tensor:
+        """log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x), shape (k b), from the
+        reconstruction term's values `recon` (k b)."""
+        return -recon + prior().log_prob(z) - q.log_prob(z)
 
-    def log_weights(self, x, x_hat, q, z, prior) -> torch.Tensor:
-        """log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x), shape (k b)."""
-        log_px = -self.reconstruction.per_sample(x, x_hat)
-        return log_px + prior().log_prob(z) - q.log_prob(z)
-
-    def __call__(self, x, x_hat, q, z, prior) -> torch.Tensor:
-        log_w = self.log_weights(x, x_hat, q, z, prior)
+    def __call__(self, recon, q, z, prior) -> torch.Tensor:
+        log_w = self.log_weights(recon, q, z, prior)
         k = log_w.shape[0]
         return -(torch.logsumexp(log_w, dim=0) - math.log(k)).mean()
 
@@ -262,9 +260,7 @@ class IWAE(nn.Module):
         self.decoder = MNISTConvDecoder(latent_dim=latent_dim, output_shape=INPUT_SHAPE)
         self.recon = ReconstructionTerm(likelihood="gaussian", scale=recon_scale)
         self.kl = KLTerm(divergence=kl_diag_gaussian_standard_normal)
-        self.bound = IWAEBoundTerm(
-            reconstruction=ReconstructionTerm(likelihood="gaussian", scale=recon_scale)
-        )
+        self.bound = IWAEBoundTerm()
 
     def encode(self, x: Tensor) -> DiagGaussian:
         """q(z|x) for a batch of inputs: a distribution with `.mean` (b d) and `rsample(k)`."""
@@ -303,10 +299,11 @@ class IWAE(nn.Module):
         q = self.posterior(h)
         z = q.rsample(self.samples)
         x_hat = per_sample(self.decoder, z)
+        recon_per_sample = self.recon.per_sample(x, x_hat)
         with torch.no_grad():
-            recon = self.recon(x, x_hat)
+            recon = recon_per_sample.mean()
             kl = self.kl(q, self.prior)
-        bound = self.bound(x, x_hat, q, z, self.prior)
+        bound = self.bound(recon_per_sample, q, z, self.prior)
         terms = {"recon": recon, "kl": kl, "bound": bound}
         losses = {"loss": bound}
         return Output(terms, losses)

@@ -362,7 +362,8 @@ class Printer:
         writes = ", ".join(local[w] for w in call.writes)
         if call.builtin:
             return f"{writes} = {_inline(BUILTIN_OPS[call.callee], reads)}"
-        callee = f"self.{self.terms[call.callee] if call.term else call.callee}"
+        callee = f"self.{self.terms[call.callee] if call.term or call.method else call.callee}"
+        callee += f".{call.method}" if call.method else ""
         if call.folded:
             return f"{writes} = per_sample({', '.join([callee, *reads])})"
         return f"{writes} = {callee}({', '.join(reads)})"
@@ -371,14 +372,14 @@ class Printer:
 def _print_calls(printer: Printer, calls, roots: frozenset[str], logged=frozenset()) -> list[str]:
     """The calls, one line each, as the composed model runs them: a run of calls that need
     gradients goes under `torch.enable_grad()`, the tensors they differentiate by made
-    differentiable first; a run of terms only `logged` (no objective reads them) under
-    `torch.no_grad()`, which leaves their values and builds no graph for them."""
+    differentiable first; a run of terms (or terms' values) only `logged` (no objective reads
+    them) under `torch.no_grad()`, which leaves their values and builds no graph for them."""
     lines: list[str] = []
     block = None  # the `with` statement the last line is in
     for call in calls:
         if call.grad:
             mode = "torch.enable_grad()"
-        elif call.term and call.writes[0] in logged:
+        elif call.writes[0] in logged:
             mode = "torch.no_grad()"
         else:
             mode = None

@@ -36,13 +36,23 @@ def prior_sample(model, like):
     )
 
 
+def term_mean(model, values):
+    """A term from its values for each sample (k b), computed once for it and a term that reads
+    them: their mean, as the term's own call gives it."""
+    return values.mean()
+
+
 def differentiable(tensor):
     """`tensor`, or where no gradient reaches it (in evaluation) a copy that gradients start
     from: what a term that differentiates with respect to it needs."""
     return tensor if tensor.requires_grad else tensor.detach().requires_grad_()
 
 
-BUILTIN_OPS: dict[str, Callable] = {"rsample": rsample, "prior_sample": prior_sample}
+BUILTIN_OPS: dict[str, Callable] = {
+    "rsample": rsample,
+    "prior_sample": prior_sample,
+    "term_mean": term_mean,
+}
 
 
 def builtin_op(name: str) -> Callable:

@@ -5,8 +5,6 @@ The composed model makes these; the code generator prints them. Both read this o
 
 from __future__ import annotations
 
-import networkx as nx
-
 from gaespec.components.registry import Construct, construct
 from gaespec.nets.custom import import_object
 from gaespec.spec.vocabulary import is_custom
@@ -37,15 +35,10 @@ class Wiring:
         self.latent_dim = graph.spec.latent.dim
         self.input_shape = tuple(graph.spec.input.shape)
         self._graph = graph
-        self._terms: dict[str, Construct] = {}
 
     def width(self, tensor: str) -> int:
         """The width of a flat tensor of the program, per sample."""
         return self._graph.shapes[tensor][0]
-
-    def term(self, name: str) -> Construct:
-        """What is made for the term `name` (made before any term that asks for it)."""
-        return self._terms[name]
 
     def modules(self) -> dict[str, Construct]:
         """The posterior, the prior and the extra modules, in the order the model makes them."""
@@ -71,10 +64,7 @@ class Wiring:
         return Construct(cls, {**given, **decl.options})
 
     def terms(self) -> dict[str, Construct]:
-        """Every term, in the spec's order; a term is wired after the terms it refers to."""
-        g = self._graph.graph
-        order = [g.nodes[n]["name"] for n in nx.topological_sort(g) if g.nodes[n]["role"] == "term"]
-        for name in order:
-            decl = self.spec.terms[name]
-            self._terms[name] = self._construct("term", decl, {}, name)
-        return {name: self._terms[name] for name in self.spec.terms}
+        """Every term, in the spec's order."""
+        return {
+            name: self._construct("term", decl, {}, name) for name, decl in self.spec.terms.items()
+        }

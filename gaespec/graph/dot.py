@@ -46,9 +46,12 @@ def _shape_text(shape) -> str | None:
 
 
 def call_node(graph: ModelGraph, index: int, call: Call) -> str:
-    """The DOT node that stands for the program's call number `index`: the term, a node of its
-    own (a built-in op, or a module called more than once), else the module it calls."""
+    """The DOT node that stands for the program's call number `index`: the term (also for a
+    term's values per sample, computed once for it and a term that reads it), a node of its own
+    (a built-in op, or a module called more than once), else the module it calls."""
     if call.term:
+        return node("term", call.writes[0])
+    if call.method:
         return node("term", call.callee)
     if call.builtin:
         return f"op:{index}"
@@ -58,8 +61,8 @@ def call_node(graph: ModelGraph, index: int, call: Call) -> str:
 
 def _graph_node(graph: ModelGraph, call: Call) -> str | None:
     """The ModelGraph node whose in-edges hold a call's reads (and whether each is detached)."""
-    if call.term:
-        return node("term", call.callee)
+    if call.term or call.method:
+        return node("term", call.writes[0] if call.term else call.callee)
     if call.key is not None and call.key.startswith("calls."):
         return node("call", call.key.removeprefix("calls."))
     return node("module", call.callee) if not call.builtin else None
@@ -111,7 +114,9 @@ def _call_nodes_and_edges(graph: ModelGraph) -> tuple[list[str], list[str]]:
     nodes, edges = [], []
     for index, call in enumerate(graph.program.calls):
         here = call_node(graph, index, call)
-        if call.builtin:
+        if call.term or call.method:
+            pass  # drawn with the terms
+        elif call.builtin:
             nodes.append(f"  {_node(here, shape='diamond', label=call.callee)};")
         elif here.startswith("call:"):
             label = f"{call.callee}\n({', '.join(call.writes)})"
@@ -130,13 +135,15 @@ def _call_nodes_and_edges(graph: ModelGraph) -> tuple[list[str], list[str]]:
         inside = _graph_node(graph, call)
         for read in call.reads:
             source = node("tensor", read)
+            if not g.has_node(source):  # a term's values per sample: the term-to-term edge
+                continue
             detached = (
                 inside is not None
                 and g.has_edge(source, inside)
                 and bool(g.edges[source, inside].get("detached"))
             )
             edges.append(_edge(source, here, **_read_style(detached)))
-        if not call.term:  # a term's value is the term's own node
+        if not call.term and not call.method:  # a term's value is the term's own node
             edges += [_edge(here, node("tensor", write)) for write in call.writes]
     return nodes, edges
 

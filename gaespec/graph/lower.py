@@ -13,7 +13,7 @@ import networkx as nx
 
 from gaespec.errors import LossSyntaxError
 from gaespec.graph.model_graph import ModelGraph, Objective, node
-from gaespec.graph.program import RUNTIME, Call, Program
+from gaespec.graph.program import RUNTIME, Call, Program, shared_values
 from gaespec.graph.shapes import infer_shapes
 from gaespec.spec.loss import free_names, parse_loss, to_formula
 from gaespec.spec.schedules import SCHEDULES
@@ -393,10 +393,29 @@ def program(spec: Spec, g: nx.DiGraph, stages: tuple[str, ...]) -> Program:
             calls.append(Call(call.op, call.inputs, writes, builtin=True, key=key))
         else:
             calls.append(Call(call.module, call.inputs, writes, folded=call.folded, key=key))
+    # a term that another names (an IWAE bound's `reconstruction`): its values for each sample
+    # are computed once, before any term; it is their mean, and the other term reads them first
+    shared = [
+        ref
+        for term in spec.terms.values()
+        if (ref := getattr(term, "reconstruction", None)) is not None
+    ]
+    shared = list(dict.fromkeys(shared))  # each once, in the spec's order
+    for name in shared:
+        term, key = spec.terms[name], f"terms.{name}"
+        read = tuple(r.name for r in term.reads(spec.modules))
+        calls.append(Call(name, read, (shared_values(name),), method="per_sample", key=key))
     for name, term in spec.terms.items():
         modules = tuple(u.name for u in term.uses(spec.modules) if u.argument)
         read = tuple(r.name for r in term.reads(spec.modules))
-        calls.append(Call(name, read, (name,), modules=modules, term=True, key=f"terms.{name}"))
+        key = f"terms.{name}"
+        if name in shared:
+            values = (shared_values(name),)
+            calls.append(Call("term_mean", values, (name,), builtin=True, term=True, key=key))
+            continue
+        reference = getattr(term, "reconstruction", None)
+        read = (shared_values(reference), *read) if reference is not None else read
+        calls.append(Call(name, read, (name,), modules=modules, term=True, key=key))
     roles = ROLES
     plain = Program(tuple(calls), roles, samples=spec.latent.samples)
     graded, roots = set(), set()

@@ -63,8 +63,9 @@ class ModelGraph:
 
     @property
     def logged_terms(self) -> frozenset[str]:
-        """The terms that no objective's loss depends on: only logged, so computed without a
-        graph (by the composed model and by the emitted file alike)."""
+        """The terms (and terms' values for each sample) that no objective's loss depends on:
+        only logged, so computed without a graph (by the composed model and by the emitted file
+        alike)."""
         return self.program.unread_terms(self.read)
 
     def nodes(self, role: str) -> list[str]:

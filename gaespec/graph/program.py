@@ -20,6 +20,12 @@ RUNTIME = ("step", "epoch", "dataset_size")
 RUNTIME_ARGUMENTS = {"step": "int = 0", "epoch": "int = 0", "dataset_size": "int | None = None"}
 
 
+def shared_values(term: str) -> str:
+    """The tensor of term `term`'s values for each sample (k b), when another term reads them
+    (the "." keeps it apart from every name a spec can give)."""
+    return f"{term}.per_sample"
+
+
 @dataclass(frozen=True)
 class Call:
     """One step of the program.
@@ -36,6 +42,8 @@ class Call:
             with gradients enabled, in evaluation too.
         key: the spec key that asked for the call (a [calls] entry, a term), where a call that
             fails is reported; None for the default program's own calls.
+        method: the callee's method to call instead of the callee itself: "per_sample", a
+            term's values for each sample (k b), which another term reads (`shared_values`).
     """
 
     callee: str
@@ -47,6 +55,7 @@ class Call:
     term: bool = False
     grad: bool = False
     key: str | None = None
+    method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,11 +111,13 @@ class Program:
         return tuple(self.calls[i] for i in sorted(downstream & self._upstream((target,))))
 
     def unread_terms(self, read: Iterable[str]) -> frozenset[str]:
-        """The terms that nothing in `read` depends on: given the names the objectives' losses
-        read, the terms only logged."""
+        """The terms, and the per-sample values of terms, that nothing in `read` depends on:
+        given the names the objectives' losses read, what is only logged."""
         needed = self._upstream(read)
         return frozenset(
-            call.writes[0] for i, call in enumerate(self.calls) if call.term and i not in needed
+            call.writes[0]
+            for i, call in enumerate(self.calls)
+            if (call.term or call.method) and i not in needed
         )
 
     def generative(self, given: str, wanted: str) -> tuple[Call, ...]:

@@ -263,18 +263,20 @@ class Trainer:
 
     # -- one step -----------------------------------------------------------------------------
 
-    def _record(self, out, n: int) -> None:
+    def _record(self, out, n: int) -> tuple[torch.Tensor, ...]:
         """Keep this step's terms and objectives (batch size n) on the device (no sync); look
-        every check_every steps."""
+        every check_every steps. Returns them, detached."""
         if not self._names:
             self._term_names = tuple(out.terms)
             self._names = (*out.terms, *out.losses)
         # the scalars themselves, detached (a kept graph would keep what a backward that does
         # not reach it leaves): stacked when looked at, not a stack each step
-        self._values.append(tuple(v.detach() for v in (*out.terms.values(), *out.losses.values())))
+        values = tuple(v.detach() for v in (*out.terms.values(), *out.losses.values()))
+        self._values.append(values)
         self._sizes.append(n)
         if len(self._values) >= self.check_every:
             self.check_finite()
+        return values
 
     def _forward(self, x: torch.Tensor, share: Share | None):
         """The model on batch x (this process's share of a data-parallel batch)."""
@@ -291,11 +293,13 @@ class Trainer:
         parameter group, then every optimiser steps. In a data-parallel run x is this process's
         `share` of the batch, and the gradients are the whole batch's (summed over processes)
         before the steps. Returns the model's output. Whether its values are finite is looked at
-        later (check_finite), not here. The output's `tensors` are emptied (its terms and
-        losses stay)."""
+        later (check_finite), not here. The output's `tensors` are emptied and its terms and
+        losses are detached: nothing of the step's graph outlives it (the part of it that only an
+        earlier objective's backward passed through would otherwise stay through the next
+        step)."""
         with self.precision.autocast():
             out = self._forward(x, share)
-        self._record(out, len(x))
+        values = self._record(out, len(x))
         out.tensors.clear()  # what the backward passes do not need goes as they run
         names = [o.name for o in self.objectives]
         # what each optimiser's zero_grad(set_to_none=True) does, without its profiler record
@@ -314,6 +318,9 @@ class Trainer:
                 self.schedulers[name].step()
         self.precision.update()
         self.step += 1
+        terms = len(out.terms)
+        out.terms = dict(zip(out.terms, values[:terms], strict=True))
+        out.losses = dict(zip(out.losses, values[terms:], strict=True))
         return out
 
     # -- one epoch ---------------------------------------------------------------------------

@@ -75,7 +75,8 @@ def test_more_samples_tighten_the_bound(tiny_model):
             t = {"x": x.repeat(n, 1, 1, 1), "q": wide, "z": z, "x_hat": x_hat}
             log_w = _log_weights_by_hand(t)  # (k n·b)
             per_draw = -(torch.logsumexp(log_w, 0) - math.log(k)).reshape(n, b).mean(1)
-            value = term(t["x"], t["x_hat"], t["q"], t["z"], model.prior)
+            recon = model.terms["recon"].per_sample(t["x"], t["x_hat"])  # (k n·b)
+            value = term(recon, t["q"], t["z"], model.prior)
             torch.testing.assert_close(value, per_draw.mean(), rtol=1e-10, atol=1e-10)
             means[k] = per_draw.mean().item()
             errors[k] = per_draw.std().item() / math.sqrt(n)
@@ -89,7 +90,7 @@ def test_gradient_in_the_log_weights_is_the_softmax(monkeypatch):
     log_w = (torch.randn(7, 3, generator=g, dtype=torch.float64) * 4).requires_grad_()
     term = IWAEBoundTerm.__new__(IWAEBoundTerm)
     monkeypatch.setattr(term, "log_weights", lambda *reads: log_w, raising=False)
-    term(None, None, None, None, None).backward()
+    term(None, None, None, None).backward()
     w = np.exp(log_w.detach().numpy())
     softmax = w / w.sum(axis=0, keepdims=True)
     np.testing.assert_allclose(log_w.grad.numpy(), -softmax / 3, rtol=1e-12, atol=1e-15)
@@ -120,6 +121,45 @@ def test_the_logged_terms_build_no_graph_and_keep_their_values(tiny_model):
     recon, kl = model.terms["recon"](x, t["x_hat"]), model.terms["kl"](t["q"], model.prior)
     assert recon.requires_grad and kl.requires_grad
     assert torch.equal(out.terms["recon"], recon) and torch.equal(out.terms["kl"], kl)
+
+
+def test_the_reconstruction_is_computed_once_for_the_bound_and_the_logged_term(tiny_model):
+    """The program computes the reconstruction term's values for each sample once: the bound
+    reads them (log p(x|z) = −recon) and the logged recon is their mean."""
+    model, x = _model(tiny_model, 3)
+    program = model.graph.program
+    assert [(c.callee, c.method) for c in program.calls if c.reads == ("x", "x_hat")] == [
+        ("recon", "per_sample")
+    ]
+    out = model(x)
+    t = out.tensors
+    values = t["recon.per_sample"]
+    assert values.shape == (3, 6) and values.requires_grad  # the bound differentiates it
+    assert torch.equal(values, model.terms["recon"].per_sample(x, t["x_hat"]))
+    assert torch.equal(out.terms["recon"], values.mean())
+    assert not out.terms["recon"].requires_grad
+    expected = -(torch.logsumexp(_log_weights_by_hand(t), 0) - math.log(3)).mean()
+    torch.testing.assert_close(out.terms["bound"], expected, rtol=1e-10, atol=1e-10)
+
+
+def test_the_bound_reads_the_reconstruction_it_names_wherever_the_spec_declares_it(tiny_model):
+    """A reconstruction term declared after the bound (here one of scale 2, by an override) is
+    still computed first, and its scale is the bound's."""
+    torch.manual_seed(0)
+    model = tiny_model(
+        "iwae",
+        "latent.samples=2",
+        "terms.rec2={kind='reconstruction', scale=2.0}",
+        "terms.bound.reconstruction=rec2",
+    ).double()
+    x = torch.rand(5, 1, 6, 6, dtype=torch.float64)
+    out = model(x)
+    t = out.tensors
+    recon2 = 2.0 * ((t["x_hat"] - x) ** 2).flatten(2).sum(-1)  # (k b), by hand
+    log_w = -recon2 + _log_weights_by_hand(t) + 0.5 * ((t["x_hat"] - x) ** 2).flatten(2).sum(-1)
+    expected = -(torch.logsumexp(log_w, 0) - math.log(2)).mean()
+    torch.testing.assert_close(out.terms["bound"], expected, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(out.terms["rec2"], recon2.mean(), rtol=1e-12, atol=0)
 
 
 def test_a_posterior_without_density_fails_at_validation(tiny_model):

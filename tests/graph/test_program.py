@@ -50,7 +50,18 @@ def test_terms_get_the_modules_they_call():
     assert calls["recon"].modules == ()
     iwae = lower(gaespec.load_spec("iwae")).program
     assert iwae.samples == 5
-    assert next(c for c in iwae.calls if c.callee == "bound").reads == ("x", "x_hat", "q", "z")
+    # the reconstruction's values for each sample, computed once for recon and the bound
+    assert next(c for c in iwae.calls if c.callee == "bound").reads == (
+        "recon.per_sample",
+        "q",
+        "z",
+    )
+    shared = [c for c in iwae.calls if "recon.per_sample" in (*c.reads, *c.writes)]
+    assert [(c.callee, c.method, c.reads, c.writes, c.term) for c in shared] == [
+        ("recon", "per_sample", ("x", "x_hat"), ("recon.per_sample",), False),
+        ("term_mean", None, ("recon.per_sample",), ("recon",), True),
+        ("bound", None, ("recon.per_sample", "q", "z"), ("bound",), True),
+    ]
 
 
 def test_slices_are_the_calls_between_two_tensors():

@@ -106,7 +106,9 @@ class IWAEBound(Declaration):
     """The negative importance-weighted bound of Burda et al. 2016 (arXiv:1509.00519).
 
     −log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x) over the K posterior samples (`latent.samples`),
-    averaged over the batch; log p(x|z) is the named reconstruction term's, with its scale.
+    averaged over the batch; log p(x|z) is −(the named reconstruction term's value for each
+    sample), with its scale, its target and its estimate: the program computes those values once
+    for both terms.
 
     Attributes:
         reconstruction: the name of the reconstruction term that gives log p(x|z).
@@ -116,13 +118,8 @@ class IWAEBound(Declaration):
     reconstruction: Identifier = "recon"
     summary: ClassVar[str] = "negative IWAE bound over latent.samples posterior samples"
 
-    def reads(self, modules):
-        return (
-            Read("x", "kind", detached=True),
-            Read("x_hat", "kind"),
-            Read("q", "kind"),
-            Read("z", "kind"),
-        )
+    def reads(self, modules):  # x and x̂ through the reconstruction term
+        return (Read("q", "kind"), Read("z", "kind"))
 
     def uses(self, modules):
         return (Read("prior", "kind"),)
