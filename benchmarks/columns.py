@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import inspect
 import sys
@@ -46,7 +47,14 @@ def spec_of(name: str, net: str, extra: list[str] = ()):
 
 @dataclass
 class Column:
-    """One way of training one model: `epoch()` trains one pass over `n` images."""
+    """One way of training one model: `epoch()` trains one pass over `n` images.
+
+    `snapshot()` keeps the weights and optimiser states as they are and `reset()` goes back to
+    them: a benchmark resets every column before each timed epoch, so that each times the same
+    stretch of training. (Trained for hundreds of epochs on the same few batches, an MLP
+    autoencoder drives its sigmoid's inputs so far that its arithmetic meets denormal floats and
+    slows by half or more, at a point that depends on each copy's path, not on the code.)
+    """
 
     name: str
     epoch: Callable[[], None]
@@ -54,6 +62,31 @@ class Column:
     model: nn.Module
     step: Callable[[torch.Tensor], None]  # one step on a batch (for counting FLOPs)
     options: dict = field(default_factory=dict)
+    optimizers: list = field(default_factory=list)  # (c) and (b): what `step` updates
+    trainer: Trainer | None = None  # (a): its state holds the model's and optimisers'
+    _kept: dict | None = field(default=None, repr=False)
+
+    def snapshot(self) -> None:
+        if self.trainer is not None:
+            self._kept = copy.deepcopy(self.trainer.state_dict())
+        else:
+            self._kept = copy.deepcopy(
+                {
+                    "model": self.model.state_dict(),
+                    "optimizers": [o.state_dict() for o in self.optimizers],
+                }
+            )
+
+    def reset(self) -> None:
+        if self._kept is None:
+            return
+        kept = copy.deepcopy(self._kept)  # loading may keep the very tensors it is given
+        if self.trainer is not None:
+            self.trainer.load_state_dict(kept)
+            return
+        self.model.load_state_dict(kept["model"])
+        for optimizer, state in zip(self.optimizers, kept["optimizers"], strict=True):
+            optimizer.load_state_dict(state)
 
 
 def plain_epoch(step, x: torch.Tensor, batch_size: int, device: torch.device, seed: int) -> None:
@@ -82,7 +115,9 @@ def trainer_column(
     tag = "trainer" + "".join(f"+{k}" for k, v in fast.items() if v not in (False, "fp32"))
     if fast.get("precision", "fp32") != "fp32":
         tag = tag.replace("+precision", f"+{fast['precision']}")
-    return Column(tag, trainer.train_epoch, len(x), trainer.model, trainer.train_step, fast)
+    return Column(
+        tag, trainer.train_epoch, len(x), trainer.model, trainer.train_step, fast, trainer=trainer
+    )
 
 
 def _emitted_module(name: str, net: str, folder: Path):
@@ -148,7 +183,7 @@ def emitted_column(
         counter["epoch"] += 1
         plain_epoch(step, x, batch_size, device, seed=counter["epoch"])
 
-    return Column("emitted", run_epoch, len(x), model, step)
+    return Column("emitted", run_epoch, len(x), model, step, optimizers=optimizers)
 
 
 def hand_column(
@@ -184,5 +219,10 @@ def hand_column(
 
     tag = "hand" + "".join(f"+{k}" for k, v in fast.items() if v not in (False, "fp32"))
     return Column(
-        tag.replace("+precision", f"+{precision}"), run_epoch, len(x), written.model, step
+        tag.replace("+precision", f"+{precision}"),
+        run_epoch,
+        len(x),
+        written.model,
+        step,
+        optimizers=written.optimizers,
     )

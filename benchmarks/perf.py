@@ -63,17 +63,20 @@ def timed_rounds(
     columns: list[cols.Column], rounds: int | None, seconds: float, device, log
 ) -> dict[str, list[float]]:
     """Images per second of each column, one epoch each per round, the order rotating every
-    round, after one warm-up epoch each. `rounds` None: as many as fit in about `seconds`
-    (judged by the warm-up), at least MIN_ROUNDS and at most MAX_ROUNDS."""
+    round, after one warm-up epoch each; each timed epoch starts from the weights and optimiser
+    states the warm-up left (Column.reset, untimed). `rounds` None: as many as fit in about
+    `seconds` (judged by the warm-up), at least MIN_ROUNDS and at most MAX_ROUNDS."""
     started = time.perf_counter()
     for column in columns:
         column.epoch()
+        column.snapshot()
     if rounds is None:
         warm = time.perf_counter() - started
         rounds = max(MIN_ROUNDS, min(MAX_ROUNDS, int(seconds / warm)))
     rates: dict[str, list[float]] = {c.name: [] for c in columns}
     for r in range(rounds):
         for column in columns[r % len(columns) :] + columns[: r % len(columns)]:
+            column.reset()
             machine._sync(device)
             started = time.perf_counter()
             column.epoch()
@@ -287,7 +290,8 @@ def cli(args, device, log) -> list[str]:
     return rows
 
 
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's options; an unknown section, model or net is a usage error."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS)
@@ -322,12 +326,31 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, help="also write the tables to this markdown file")
     parser.add_argument("--memory-probe", nargs=4, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.memory_probe:
+        return args
+    known = {
+        "sections": SECTIONS,
+        "models": cols.hand_written.NAMES,
+        "nets": cols.hand_written.NETS,
+    }
+    for option, choices in known.items():
+        values = getattr(args, option).split(",")
+        wrong = [v for v in values if v not in choices]
+        if wrong:
+            parser.error(
+                f"--{option}: unknown {', '.join(wrong)} (choose from {', '.join(choices)})"
+            )
+        setattr(args, option, values)
+    return args
+
+
+def main() -> None:
+    args = parse()
     if args.memory_probe:
         name, net, column, batch = args.memory_probe
         memory_probe(name, net, column, int(batch))
         return
-    args.models, args.nets = args.models.split(","), args.nets.split(",")
     device = torch.device(args.device)
 
     def log(text: str) -> None:
@@ -341,7 +364,7 @@ def main() -> None:
         "",
     ]
     sections = {"tax": tax, "fast": fast, "inception": inception, "cli": cli}
-    for key in args.sections.split(","):
+    for key in args.sections:
         log(f"== {key}")
         report += [f"## {key}", "", *sections[key](args, device, log), ""]
     report.append(f"(the benchmark took {time.perf_counter() - started:.0f} s)")
