@@ -9,9 +9,10 @@ Sections:
   time in interleaved rounds after a warm-up epoch each; the ratios a/c and b/c per round
   (median, with the interquartile range [q1–q3]); peak memory; each column's FLOP/s as a share
   of the machine's matmul ceiling measured in the same run.
-- fast: the fast paths of [train] (bf16, channels-last, torch.compile and their combination) on
-  one model, as images per second against the fp32 hand-written loop, and the test MSE after the
-  same epochs of real training beside the fp32 run's.
+- fast: the fast paths of [train] (bf16, channels-last, torch.compile, convolutions as matmuls
+  and some of their combinations) on one model, as images per second against the fp32
+  hand-written loop, and the test MSE after the same epochs of real training beside the fp32
+  run's.
 - inception: images per second of the Inception network in its plain and inference layouts,
   with the largest difference of their features.
 - cli: the time of `gaespec validate` on every built-in spec, `gaespec list` and `--help`.
@@ -49,6 +50,8 @@ FAST_PATHS = (
     {"precision": "bf16", "channels_last": True},
     {"compile": True},
     {"precision": "bf16", "channels_last": True, "compile": True},
+    {"conv_as_matmul": True},
+    {"precision": "bf16", "conv_as_matmul": True},
 )
 
 

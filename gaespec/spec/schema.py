@@ -217,6 +217,10 @@ class TrainSpec(Strict):
         channels_last: conv weights and image batches in channels-last (NHWC) memory.
         compile: the encoder and decoder nets through `torch.compile` (needs a C++ compiler on
             a CPU; the first steps take longer while it compiles).
+        conv_as_matmul: each convolution of the nets as one matrix multiplication (unfold or
+            fold around a matmul: gaespec.training.conv_matmul), the same function to float
+            rounding; faster than oneDNN's kernels on small feature maps, on AMX under bf16
+            most of all.
     """
 
     data: str = "mnist5k"
@@ -228,6 +232,7 @@ class TrainSpec(Strict):
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     channels_last: bool = False
     compile: bool = False
+    conv_as_matmul: bool = False
 
 
 class Spec(Strict):

@@ -214,6 +214,7 @@ def train(
             precision=settings.precision,
             channels_last=settings.channels_last,
             compile=settings.compile,
+            conv_as_matmul=settings.conv_as_matmul,
         )
     except TrainingError as error:  # a bad optimiser or scheduler table: say where it was set
         if error.file is not None or error.key is None or error.key.startswith("--"):

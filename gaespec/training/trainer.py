@@ -11,7 +11,7 @@ The step never waits for the device: each step's terms go into a device-side tab
 looks at it every `check_every` steps and at the end of each epoch (before anything is saved), so
 a GPU's queue stays full. When a value is not finite, the error names the first step where one
 was, with every term's value at that step. The fast paths of `[train]` (precision,
-channels_last, compile) are options of the trainer.
+channels_last, compile, conv_as_matmul) are options of the trainer.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from gaespec.data.streamed import StreamedSplit
 from gaespec.errors import TrainingError
+from gaespec.training.conv_matmul import lower_convolutions
 from gaespec.training.distributed import DataParallel, Share, environment
 from gaespec.training.fused_adam import FusedAdamStep
 from gaespec.training.optimizers import make_optimizer, make_scheduler
@@ -55,7 +56,8 @@ class Trainer:
 
     Fast paths (each off by default, each an option of `[train]`): `precision` "bf16" or "fp16"
     (gaespec.training.precision), `channels_last` (conv weights and image batches in NHWC
-    layout), `compile` (the encoder and decoder nets through `torch.compile`).
+    layout), `compile` (the encoder and decoder nets through `torch.compile`), `conv_as_matmul`
+    (each convolution as one matmul: gaespec.training.conv_matmul).
 
     Under torchrun (WORLD_SIZE > 1) it trains data-parallel (gaespec.training.distributed):
     `batch_size` is the global batch, each process takes its share of every batch, and the
@@ -82,6 +84,7 @@ class Trainer:
         precision: str = "fp32",
         channels_last: bool = False,
         compile: bool = False,
+        conv_as_matmul: bool = False,
         check_every: int = CHECK_EVERY,
         parallel: DataParallel | None = None,
     ):
@@ -104,6 +107,8 @@ class Trainer:
             if self.device.type == "cuda":  # batch statistics over the whole batch
                 torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
             self.parallel.broadcast_state(self.model)
+        if conv_as_matmul:
+            lower_convolutions(self.model)
         if compile:
             for name in ("encoder", "decoder"):
                 getattr(self.model, name).compile()
