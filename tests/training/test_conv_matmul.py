@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny import tiny_spec
 from torch import nn
 
 import gaespec
@@ -118,3 +119,23 @@ def test_the_trainer_lowers_the_nets_and_keeps_the_state_dict():
         torch.testing.assert_close(
             g, grads[1][name], rtol=1e-9, atol=1e-9, msg=lambda m, name=name: f"{name}: {m}"
         )
+
+
+def test_the_spec_key_reaches_the_trainer(tmp_path, digits, monkeypatch):
+    """`train.conv_as_matmul = true` in a spec: gaespec.train lowers the model it trains."""
+    import gaespec.training.trainer as trainer_module
+
+    seen = []
+    monkeypatch.setattr(trainer_module, "lower_convolutions", seen.append)
+    spec = tiny_spec("vae", "train.conv_as_matmul=true", "train.epochs=1")
+    run = gaespec.train(spec, data=digits, out=tmp_path, progress=False, log=lambda *_: None)
+    assert seen == [run.model]
+    seen.clear()
+    gaespec.train(
+        tiny_spec("vae", "train.epochs=1"),
+        data=digits,
+        out=tmp_path / "plain",
+        progress=False,
+        log=lambda *_: None,
+    )
+    assert seen == []
