@@ -217,10 +217,10 @@ class TrainSpec(Strict):
         channels_last: conv weights and image batches in channels-last (NHWC) memory.
         compile: the encoder and decoder nets through `torch.compile` (needs a C++ compiler on
             a CPU; the first steps take longer while it compiles).
-        conv_as_matmul: each convolution of the nets as one matrix multiplication (unfold or
-            fold around a matmul: gaespec.training.conv_matmul), the same function to float
-            rounding; faster than oneDNN's kernels on small feature maps, on AMX under bf16
-            most of all.
+        conv_as_matmul: the nets' convolutions on small feature maps (at most 16 positions)
+            as one matrix multiplication each (unfold or fold around a matmul:
+            gaespec.training.conv_matmul), the same function to float rounding; faster than
+            oneDNN's kernels there, on AMX under bf16 most of all.
     """
 
     data: str = "mnist5k"

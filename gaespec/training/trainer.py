@@ -57,7 +57,7 @@ class Trainer:
     Fast paths (each off by default, each an option of `[train]`): `precision` "bf16" or "fp16"
     (gaespec.training.precision), `channels_last` (conv weights and image batches in NHWC
     layout), `compile` (the encoder and decoder nets through `torch.compile`), `conv_as_matmul`
-    (each convolution as one matmul: gaespec.training.conv_matmul).
+    (convolutions on small maps as matmuls: gaespec.training.conv_matmul).
 
     Under torchrun (WORLD_SIZE > 1) it trains data-parallel (gaespec.training.distributed):
     `batch_size` is the global batch, each process takes its share of every batch, and the

@@ -8,14 +8,23 @@ import pytest
 import torch
 from tiny import tiny_spec
 from torch import nn
+from torch.nn.functional import fold as _fold
+from torch.nn.functional import unfold as _unfold
 
 import gaespec
 from gaespec.data import load_data
 from gaespec.graph.lower import lower
+from gaespec.training import conv_matmul
 from gaespec.training.conv_matmul import lower_convolutions
 from gaespec.training.trainer import Trainer
 
 CLOSE = {"rtol": 1e-10, "atol": 1e-12}
+
+
+@pytest.fixture
+def every_map(monkeypatch):
+    """The matmul form on feature maps of any size (by default only on small ones)."""
+    monkeypatch.setattr(conv_matmul, "MAX_POSITIONS", 10**9)
 
 
 def _compare(make, shape):
@@ -51,7 +60,7 @@ def _compare(make, shape):
     ],
     ids=["k4s2p1", "rect-nobias", "3x3-to-1x1", "1x1"],
 )
-def test_a_convolution_as_a_matmul_is_torchs_convolution(make, shape):
+def test_a_convolution_as_a_matmul_is_torchs_convolution(make, shape, every_map):
     _compare(make, shape)
 
 
@@ -65,8 +74,28 @@ def test_a_convolution_as_a_matmul_is_torchs_convolution(make, shape):
     ],
     ids=["4-to-7", "7-to-14-outpad", "rect-nobias", "k4s2p1"],
 )
-def test_a_transposed_convolution_as_a_matmul_is_torchs(make, shape):
+def test_a_transposed_convolution_as_a_matmul_is_torchs(make, shape, every_map):
     _compare(make, shape)
+
+
+def test_only_small_maps_go_the_matmul_way(monkeypatch):
+    """A convolution with an output of at most 16 positions, or a transposed one with an input
+    of at most 16, is a matmul; a larger map keeps torch's kernel."""
+    calls = []
+    monkeypatch.setattr(
+        conv_matmul.F, "unfold", lambda *a, **k: calls.append("unfold") or _unfold(*a, **k)
+    )
+    monkeypatch.setattr(
+        conv_matmul.F, "fold", lambda *a, **k: calls.append("fold") or _fold(*a, **k)
+    )
+    conv, deconv = nn.Conv2d(2, 3, 4, 2, 1), nn.ConvTranspose2d(2, 3, 3, 2, 1)
+    lower_convolutions(conv), lower_convolutions(deconv)
+    conv(torch.randn(1, 2, 8, 8))  # 4×4 out: 16 positions
+    deconv(torch.randn(1, 2, 4, 4))  # 4×4 in
+    assert calls == ["unfold", "fold"]
+    conv(torch.randn(1, 2, 10, 10))  # 5×5 out
+    deconv(torch.randn(1, 2, 5, 4))  # 20 positions in
+    assert calls == ["unfold", "fold"]
 
 
 def test_what_has_no_matmul_form_keeps_torchs_forward():
