@@ -395,12 +395,12 @@ def program(spec: Spec, g: nx.DiGraph, stages: tuple[str, ...]) -> Program:
             calls.append(Call(call.module, call.inputs, writes, folded=call.folded, key=key))
     # a term that another names (an IWAE bound's `reconstruction`): its values for each sample
     # are computed once, before any term; it is their mean, and the other term reads them first
-    shared = [
-        ref
-        for term in spec.terms.values()
+    references = {
+        name: ref
+        for name, term in spec.terms.items()
         if (ref := getattr(term, "reconstruction", None)) is not None
-    ]
-    shared = list(dict.fromkeys(shared))  # each once, in the spec's order
+    }
+    shared = list(dict.fromkeys(references.values()))  # each once, in the spec's order
     for name in shared:
         term, key = spec.terms[name], f"terms.{name}"
         read = tuple(r.name for r in term.reads(spec.modules))
@@ -413,8 +413,8 @@ def program(spec: Spec, g: nx.DiGraph, stages: tuple[str, ...]) -> Program:
             values = (shared_values(name),)
             calls.append(Call("term_mean", values, (name,), builtin=True, term=True, key=key))
             continue
-        reference = getattr(term, "reconstruction", None)
-        read = (shared_values(reference), *read) if reference is not None else read
+        if name in references:
+            read = (shared_values(references[name]), *read)
         calls.append(Call(name, read, (name,), modules=modules, term=True, key=key))
     roles = ROLES
     plain = Program(tuple(calls), roles, samples=spec.latent.samples)
