@@ -172,11 +172,10 @@ class ReconstructionTerm:
 
     def per_sample(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         """The term for each of the K samples of each input: x (b ...), x_hat (k b ...) → (k b)."""
-        x = x.expand_as(x_hat)
         if self.likelihood == "gaussian":
-            pixel = (x_hat - x) ** 2
-        else:
-            pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
+            pixel = (x_hat - x) ** 2  # x broadcast over the K samples
+        else:  # binary_cross_entropy takes no broadcast
+            pixel = F.binary_cross_entropy(x_hat, x.expand_as(x_hat), reduction="none")
         summed = pixel.flatten(2).sum(-1)  # (k b ...) -> (k b)
         return summed if self.scale == 1.0 else self.scale * summed  # 1.0·s is s, exactly
 
@@ -206,7 +205,7 @@ def _minibatch_weighted_sampling(q, z: torch.Tensor, dataset_size: int | None):
     n = m if dataset_size is None else dataset_size
     # log q(z_{i,d} | x_j): every code i under every posterior j of the batch, dim by dim
     z_i = z.unsqueeze(2)  # (k i 1 d)
-    q_j = DiagGaussian(q.mean[None, None], q.log_var[None, None])  # (1 1 j d)
+    q_j = DiagGaussian(q.mean, q.log_var)  # (j d), broadcast against z_i: (k i j d)
     log_q_ijd = q_j.log_prob_per_dim(z_i)
     log_nm = math.log(n * m)
     log_qz = torch.logsumexp(log_q_ijd.sum(-1), dim=2) - log_nm  # over d, then j: (k i)

@@ -321,11 +321,10 @@ class ReconstructionTerm:
 
     def per_sample(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         """The term for each of the K samples of each input: x (b ...), x_hat (k b ...) → (k b)."""
-        x = x.expand_as(x_hat)
         if self.likelihood == "gaussian":
-            pixel = (x_hat - x) ** 2
-        else:
-            pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
+            pixel = (x_hat - x) ** 2  # x broadcast over the K samples
+        else:  # binary_cross_entropy takes no broadcast
+            pixel = F.binary_cross_entropy(x_hat, x.expand_as(x_hat), reduction="none")
         summed = pixel.flatten(2).sum(-1)  # (k b ...) -> (k b)
         return summed if self.scale == 1.0 else self.scale * summed  # 1.0·s is s, exactly
 

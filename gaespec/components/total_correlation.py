@@ -25,7 +25,7 @@ def _minibatch_weighted_sampling(q, z: torch.Tensor, dataset_size: int | None):
     n = m if dataset_size is None else dataset_size
     # log q(z_{i,d} | x_j): every code i under every posterior j of the batch, dim by dim
     z_i = z.unsqueeze(2)  # (k i 1 d)
-    q_j = DiagGaussian(q.mean[None, None], q.log_var[None, None])  # (1 1 j d)
+    q_j = DiagGaussian(q.mean, q.log_var)  # (j d), broadcast against z_i: (k i j d)
     log_q_ijd = q_j.log_prob_per_dim(z_i)
     log_nm = math.log(n * m)
     log_qz = torch.logsumexp(log_q_ijd.sum(-1), dim=2) - log_nm  # over d, then j: (k i)
