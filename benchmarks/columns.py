@@ -4,7 +4,8 @@
     slicing, device copies, queued finiteness check and epoch means included);
 (b) `emitted`: the standalone file `gaespec build` writes for the spec, stepped by a plain loop;
 (c) `hand`: benchmarks/hand_written.py, the same model written by hand, stepped by the same loop.
-(b) and (c) share `plain_epoch`: a shuffled order, a gathered batch, a copy to the device.
+(b) and (c) share `plain_epoch` (a shuffled order, a gathered batch, a copy to the device) and
+`hand_written.step_objectives` (zero, backpropagate each objective, step).
 """
 
 from __future__ import annotations
@@ -157,26 +158,20 @@ def emitted_column(
     accepted = inspect.signature(model.forward).parameters
     runtime = {"dataset_size": len(x)} if "dataset_size" in accepted else {}
     counter = {"step": 0, "epoch": 0}
-    # as the hand-written loop (and gaespec's trainer): one objective that trains every weight
-    # backpropagates without inputs= (the same gradients, without the engine's walk to restrict)
+    # stepped as the hand-written model is (hand_written.step_objectives); one objective that
+    # trains every weight backpropagates without inputs= (the same gradients, without the
+    # engine's walk to restrict them), as there and in gaespec's trainer
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
-    inputs = {
-        n: None if len(names) == 1 and {id(p) for p in groups[n]} == trainable else groups[n]
+    inputs = [
+        None if len(names) == 1 and {id(p) for p in groups[n]} == trainable else groups[n]
         for n in names
-    }
+    ]
 
     def step(xb: torch.Tensor) -> None:
         if "step" in accepted:
             runtime["step"] = counter["step"]
-        out = model(xb, **runtime)
-        for optimizer in optimizers:
-            optimizer.zero_grad(set_to_none=True)
-        for j, objective in enumerate(names):
-            out.losses[objective].backward(
-                inputs=inputs[objective], retain_graph=j < len(names) - 1
-            )
-        for optimizer in optimizers:
-            optimizer.step()
+        losses = model(xb, **runtime).losses
+        hand_written.step_objectives([losses[n] for n in names], optimizers, inputs)
         counter["step"] += 1
 
     def run_epoch() -> None:
@@ -210,6 +205,9 @@ def hand_column(
     def step(xb: torch.Tensor) -> None:
         with autocast():
             written.step(xb.contiguous(memory_format=layout))
+
+    if precision == "fp32" and layout is torch.contiguous_format:
+        step = written.step  # nothing to wrap: the plain loop as a person writes it
 
     counter = {"epoch": 0}
 

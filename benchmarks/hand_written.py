@@ -404,20 +404,22 @@ class HandWritten:
 
     def step(self, x: Tensor) -> None:
         """One optimiser step of every objective on batch x."""
-        losses = self.model(x)
-        if len(losses) == 1:
-            optimizer = self.optimizers[0]
-            optimizer.zero_grad()
-            losses[0].backward()
-            optimizer.step()
-            return
-        for optimizer in self.optimizers:
-            optimizer.zero_grad()
-        last = len(losses) - 1
-        for i, (loss, params) in enumerate(zip(losses, self.groups, strict=True)):
-            loss.backward(inputs=params, retain_graph=i < last)
-        for optimizer in self.optimizers:
-            optimizer.step()
+        several = len(self.optimizers) > 1
+        step_objectives(self.model(x), self.optimizers, self.groups if several else [None])
+
+
+def step_objectives(losses, optimizers: list, inputs: list) -> None:
+    """What a training loop does with a batch's losses, one per objective: zero every gradient,
+    backpropagate each loss to its own weights (`inputs`; None: to every weight, as one
+    objective that trains them all does), then step every optimiser. The emitted file's column
+    steps by this same function."""
+    for optimizer in optimizers:
+        optimizer.zero_grad()
+    last = len(losses) - 1
+    for i, (loss, params) in enumerate(zip(losses, inputs, strict=True)):
+        loss.backward(inputs=params, retain_graph=i < last)
+    for optimizer in optimizers:
+        optimizer.step()
 
 
 def make(
