@@ -304,7 +304,7 @@ SamplerOption = Annotated[
 @app.command()
 @user_errors
 def sample(
-    run: Annotated[str, typer.Argument(help="A run folder, or hf://ORG/NAME[@REVISION]")],
+    run: Annotated[str, typer.Argument(help=r"A run folder, or hf://ORG/NAME\[@REVISION]")],
     sampler: Annotated[
         str,
         typer.Option(
@@ -382,7 +382,7 @@ def push(
     license_: LicenseOption = None,
 ) -> None:
     """Export a run (as `gaespec export`) and upload it to a Hugging Face Hub model repository,
-    made when missing; needs `pip install 'gaespec[hub]'` and a network."""
+    made when missing; needs `pip install 'gaespec\\[hub]'` and a network."""
     from gaespec.hub import push_run
 
     url = push_run(run, repo, private=private, token=token, license=license_)
@@ -529,7 +529,7 @@ def _to_stderr(*parts) -> None:
 @app.command("eval")
 @user_errors
 def eval_(
-    run: Annotated[str, typer.Argument(help="A run folder, or hf://ORG/NAME[@REVISION]")],
+    run: Annotated[str, typer.Argument(help=r"A run folder, or hf://ORG/NAME\[@REVISION]")],
     split: Annotated[str, typer.Option(help="test or validation")] = "test",
     which: Annotated[str, typer.Option(help="best (on validation) or last")] = "best",
     fid: Annotated[

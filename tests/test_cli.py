@@ -402,3 +402,24 @@ def test_eval_measures_the_codes_and_draws_interpolations_and_samplers_are_reuse
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
     saved = [p for p in (out / "samplers").rglob("*") if p.is_file()]
     assert sorted(p.suffix for p in saved) == [".json", ".safetensors"]
+
+
+def test_help_shows_square_brackets_as_written():
+    """Typer renders help as Rich markup, where `[hub]` or `[@REVISION]` would be a style tag and
+    vanish: every bracketed piece of a command's or an option's help is in its --help output."""
+    import re
+
+    import typer
+
+    group = typer.main.get_command(app)
+    checked = 0
+    for name, command in group.commands.items():
+        texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        written = [b.replace("\\[", "[") for t in texts for b in re.findall(r"\S*\\?\[[^\]\s]*\]", t)]
+        if not written:
+            continue
+        shown = run(name, "--help").output
+        for piece in written:
+            assert piece.strip("`'") in shown, f"gaespec {name} --help lost {piece!r}"
+            checked += 1
+    assert checked >= 4  # push's [hub], sample's and eval's [@REVISION], train's [NAME]
