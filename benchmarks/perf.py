@@ -9,6 +9,8 @@ Sections:
   time in interleaved rounds after a warm-up epoch each; the ratios a/c and b/c per round
   (median, with the interquartile range [q1–q3]); peak memory; each column's FLOP/s as a share
   of the machine's matmul ceiling measured in the same run.
+- axis: where the emitted file's tax goes, on the MLP VAE: its forward as written, without the
+  sample axis, and op for op as the hand-written one (benchmarks/sample_axis.py).
 - fast: the fast paths of [train] (bf16, channels-last, torch.compile, convolutions as matmuls
   and some of their combinations) on one model, as images per second against the fp32
   hand-written loop, and the test MSE after the same epochs of real training beside the fp32
@@ -37,8 +39,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import columns as cols  # noqa: E402
 import machine  # noqa: E402
+import sample_axis  # noqa: E402
 
-SECTIONS = ("tax", "fast", "inception", "cli")
+SECTIONS = ("tax", "axis", "fast", "inception", "cli")
 # batches per timed epoch, by net; the rounds: as many as fit in --seconds per model (many
 # short rounds, their order rotating, so that the machine's drift falls alike on each column)
 BATCHES = {"mlp": 8, "mnist_convnet": 4}
@@ -176,6 +179,28 @@ def tax(args, device, log) -> list[str]:
                 + " |"
             )
             log(rows[-1])
+    return rows
+
+
+def axis(args, device, log) -> list[str]:
+    """Where the emitted file's tax goes (benchmarks/sample_axis.py): the MLP VAE's emitted
+    forward as written, without the sample axis, and op for op as the hand-written one."""
+    x = digits(BATCHES[sample_axis.NET] * args.batch_size).to(device)
+    columns = sample_axis.columns(x, args.batch_size, device)
+    rates = timed_rounds(columns, args.rounds, args.seconds, device, log)
+    rows = [
+        f"the {sample_axis.NAME} on the {sample_axis.NET}, batch {args.batch_size}",
+        "",
+        "| column | img/s | × hand loop [q1–q3] |",
+        "|---|---|---|",
+    ]
+    for column in columns[:-1]:
+        rows.append(
+            f"| {column.name} | {statistics.median(rates[column.name]):.1f} | "
+            f"{shown_ratio(ratio(rates, column.name, 'hand'))} |"
+        )
+        log(rows[-1])
+    rows.append(f"| hand | {statistics.median(rates['hand']):.1f} | 1 |")
     return rows
 
 
@@ -366,7 +391,7 @@ def main() -> None:
         machine.describe(device),
         "",
     ]
-    sections = {"tax": tax, "fast": fast, "inception": inception, "cli": cli}
+    sections = {"tax": tax, "axis": axis, "fast": fast, "inception": inception, "cli": cli}
     for key in args.sections:
         log(f"== {key}")
         report += [f"## {key}", "", *sections[key](args, device, log), ""]
